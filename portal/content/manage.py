@@ -1,0 +1,1 @@
+"""Editing and review screens (dashboard, add, edit, workflow, attachments, revisions)."""

@@ -1,0 +1,59 @@
+"""Pure text helpers for content: HTML sanitising and 文号 normalisation."""
+
+from __future__ import annotations
+
+import re
+
+import nh3
+
+# Rich text from editors and importers may only use document structure: no
+# scripts, styles, event handlers, iframes or forms. Links get rel=noopener.
+ALLOWED_TAGS = {
+    "p", "br", "h2", "h3", "h4", "strong", "b", "em", "i", "u", "sub", "sup",
+    "ul", "ol", "li", "blockquote", "table", "thead", "tbody", "tr", "th", "td",
+    "a", "img", "hr", "span", "div", "pre", "code",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "th": {"colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+}
+
+
+def sanitise_html(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    )
+
+
+def plain_to_html(text: str) -> str:
+    """Paragraphs from plain text (imported statutes), escaped."""
+    from markupsafe import escape
+
+    paragraphs = [line.strip() for line in text.splitlines() if line.strip()]
+    return "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+
+
+_BRACKETS = str.maketrans({"[": "〔", "]": "〕", "(": "〔", ")": "〕", "（": "〔", "）": "〕",
+                           "［": "〔", "］": "〕", "【": "〔", "】": "〕", "〖": "〔", "〗": "〕"})  # fmt: skip
+_YEAR_NIAN = re.compile(r"(?<=[^\d〔])((?:19|20)\d{2})年(?=\d)")
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def normalise_doc_number(raw: str) -> str:
+    """One key for every way a 文号 is typed.
+
+    国办发〔2017〕47号 = 国办发[2017]47号 = 国办发(2017)47号 = 国办发2017年47号 → 国办发〔2017〕47号
+    """
+    s = raw.strip().translate(_FULLWIDTH_DIGITS).translate(_BRACKETS)
+    s = re.sub(r"\s+", "", s)
+    s = _YEAR_NIAN.sub(r"〔\1〕", s)
+    # "国办发2017 47号" typed without any brackets: year right after the agency
+    s = re.sub(r"^([^\d〔]+)((?:19|20)\d{2})(\d+号)$", r"\1〔\2〕\3", s)
+    s = re.sub(r"〔0*(\d+)〕0*(\d+)号", r"〔\1〕\2号", s)
+    return s

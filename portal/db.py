@@ -1,0 +1,112 @@
+"""Database wiring: declarative base, engine, per-request session joined to the transaction.
+
+The request's session is created lazily (``request.dbsession``) and bound to
+``request.tm`` through zope.sqlalchemy, so a view never commits: pyramid_tm commits
+when the view returns and aborts on any exception, which is what keeps a failed
+form from being half-saved. pyramid_retry re-runs a request whose transaction hit a
+serialization failure or deadlock on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import zope.sqlalchemy
+from pyramid.config import Configurator
+from pyramid.request import Request
+from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+# Stable constraint names make Alembic autogenerate and downgrades predictable on
+# both SQLite (batch mode needs named constraints) and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend.
+
+    SQLite has no timezone type and hands back naive values; normalising here means
+    domain code can compare any stored time with ``clock.now()`` without thinking.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite ignores foreign keys unless asked per connection; WAL lets the portal
+    # read while the importer or another process writes.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(settings: dict[str, Any], prefix: str = "sqlalchemy.") -> Engine:
+    url = settings[prefix + "url"]
+    kwargs: dict[str, Any] = {"future": True}
+    if url.startswith("postgresql"):
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def session_for_transaction(factory: sessionmaker[Session], transaction_manager: Any) -> Session:
+    session = factory()
+    zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
+    return session
+
+
+def _dbsession(request: Request) -> Session:
+    # Tests hand a session bound to an outer, rolled-back transaction through the
+    # environ; production always builds one per request.
+    session = request.environ.get("qzt.dbsession")
+    if session is None:
+        factory = request.registry["dbsession_factory"]
+        session = session_for_transaction(factory, request.tm)
+    return session
+
+
+def includeme(config: Configurator) -> None:
+    settings = config.get_settings()
+    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+    engine = settings.get("qzt.engine") or make_engine(settings)
+    config.registry["db_engine"] = engine
+    config.registry["dbsession_factory"] = make_session_factory(engine)
+    config.add_request_method(_dbsession, "dbsession", reify=True)

@@ -1,0 +1,32 @@
+"""Gettext wiring. Message ids are English; the zh_CN catalog is the default UI.
+
+The locale comes from, in order: an explicit ``?_LOCALE_=``, the ``qzt_locale``
+cookie set by the language switch, the signed-in user's preference, the default.
+"""
+
+from __future__ import annotations
+
+from pyramid.config import Configurator
+from pyramid.i18n import TranslationStringFactory
+from pyramid.request import Request
+
+DOMAIN = "qzt"
+_ = TranslationStringFactory(DOMAIN)
+LOCALE_COOKIE = "qzt_locale"
+
+
+def negotiate_locale(request: Request) -> str:
+    settings = request.registry.settings
+    available = settings["qzt.available_locales"]
+    for candidate in (
+        request.params.get("_LOCALE_"),
+        request.cookies.get(LOCALE_COOKIE),
+    ):
+        if candidate in available:
+            return str(candidate)
+    return str(settings["pyramid.default_locale_name"])
+
+
+def includeme(config: Configurator) -> None:
+    config.set_locale_negotiator(negotiate_locale)
+    config.add_translation_dirs("colander:locale", "deform:locale", "portal:locale")

@@ -1,0 +1,160 @@
+"""Every route of the portal, and the resource factories that turn URL ids into models.
+
+A factory raises ``KeyError`` (a 404) when the object does not exist, so views get the
+model as ``context`` and permission checks run against the object's own ACL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.authorization import ALL_PERMISSIONS, Allow, Authenticated, Everyone
+from pyramid.config import Configurator
+from pyramid.request import Request
+from sqlalchemy import select
+
+from portal import roles as P
+from portal.permissions import Permission as Perm
+from portal.roles import Role
+
+#: URL slug -> section value; the public listing URLs
+SECTION_SLUGS = {
+    "policies": "policy",
+    "regulations": "regulation",
+    "industry-news": "industry",
+    "service-news": "service",
+    "interpretations": "interpretation",
+}
+SLUG_OF_SECTION = {v: k for k, v in SECTION_SLUGS.items()}
+
+
+class Root:
+    """The site-wide ACL: what a role may do before any object is involved."""
+
+    __acl__ = [
+        (Allow, P.role(Role.ADMIN), ALL_PERMISSIONS),
+        (Allow, Everyone, Perm.VIEW),
+        (Allow, Authenticated, Perm.ACCOUNT_SELF),
+        (Allow, P.role(Role.EDITOR), (Perm.CONTENT_CREATE, Perm.CONTENT_DASHBOARD)),
+        (Allow, P.role(Role.REVIEWER), (Perm.CONTENT_CREATE, Perm.CONTENT_DASHBOARD)),
+        (Allow, P.role(Role.SUPERVISOR), (Perm.CONTENT_DASHBOARD, Perm.OVERSIGHT_READ)),
+    ]
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+
+def _int_id(request: Request, key: str = "id") -> int:
+    raw = request.matchdict[key]
+    if not raw.isdigit() or len(raw) > 12:
+        raise KeyError(raw)
+    return int(raw)
+
+
+def _get(request: Request, model: Any, ident: Any) -> Any:
+    obj = request.dbsession.get(model, ident)
+    if obj is None:
+        raise KeyError(ident)
+    return obj
+
+
+def content_factory(request: Request) -> Any:
+    from portal.content.models import ContentItem
+
+    return _get(request, ContentItem, _int_id(request))
+
+
+def attachment_factory(request: Request) -> Any:
+    from portal.content.models import Attachment
+
+    ident = request.matchdict["id"]
+    if not (len(ident) == 32 and ident.isalnum()):
+        raise KeyError(ident)
+    return _get(request, Attachment, ident)
+
+
+def department_factory(request: Request) -> Any:
+    from portal.departments.models import Department
+
+    found = request.dbsession.scalar(
+        select(Department).where(Department.code == request.matchdict["code"])
+    )
+    if found is None:
+        raise KeyError(request.matchdict["code"])
+    return found
+
+
+def _admin_factory(model_path: str) -> Any:
+    def factory(request: Request) -> Any:
+        module, _, name = model_path.rpartition(".")
+        model = getattr(__import__(module, fromlist=[name]), name)
+        obj = _get(request, model, _int_id(request))
+        obj.__acl__ = Root.__acl__  # administration objects follow the site ACL
+        return obj
+
+    return factory
+
+
+def includeme(config: Configurator) -> None:
+    config.set_root_factory(Root)
+    add = config.add_route
+
+    add("home", "/")
+    add("healthz", "/healthz")
+    add("locale", "/locale/{code}")
+
+    # -- public content ---------------------------------------------------------
+    add("content.item", "/content/{id}", factory=content_factory)
+    add("content.attachment", "/attachments/{id}/{filename}", factory=attachment_factory)
+    add("departments.directory", "/departments")
+    add("departments.detail", "/departments/{code}", factory=department_factory)
+    add("meetings.entry", "/meetings")
+
+    # -- accounts -----------------------------------------------------------------
+    add("accounts.register", "/register")
+    add("accounts.login", "/login")
+    add("accounts.logout", "/logout")
+    add("accounts.profile", "/account")
+    add("accounts.password", "/account/password")
+    add("accounts.enterprise", "/account/enterprise")
+
+    # -- editing and review ---------------------------------------------------------
+    add("manage.dashboard", "/manage")
+    add("manage.add", "/manage/add/{section}")
+    add("manage.edit", "/manage/content/{id}/edit", factory=content_factory)
+    add("manage.transition", "/manage/content/{id}/transition", factory=content_factory)
+    add("manage.revisions", "/manage/content/{id}/revisions", factory=content_factory)
+    add("manage.attachments", "/manage/content/{id}/attachments", factory=content_factory)
+    add(
+        "manage.attachment_delete", "/manage/attachments/{id}/delete", factory=attachment_factory
+    )
+
+    # -- administration -------------------------------------------------------------
+    add("admin.home", "/admin")
+    add("admin.users", "/admin/users")
+    add("admin.user_add", "/admin/users/add")
+    add("admin.user_edit", "/admin/users/{id}", factory=_admin_factory("portal.accounts.models.User"))
+    add("admin.departments", "/admin/departments")
+    add("admin.department_add", "/admin/departments/add")
+    add(
+        "admin.department_edit",
+        "/admin/departments/{id}",
+        factory=_admin_factory("portal.departments.models.Department"),
+    )
+    add("admin.leaders", "/admin/leaders")
+    add("admin.leader_add", "/admin/leaders/add")
+    add(
+        "admin.leader_edit",
+        "/admin/leaders/{id}",
+        factory=_admin_factory("portal.departments.models.Leader"),
+    )
+    add("admin.links", "/admin/links")
+    add("admin.link_add", "/admin/links/add")
+    add("admin.link_edit", "/admin/links/{id}", factory=_admin_factory("portal.links.models.FriendLink"))
+    add(
+        "admin.link_delete",
+        "/admin/links/{id}/delete",
+        factory=_admin_factory("portal.links.models.FriendLink"),
+    )
+
+    add("content.section", "/{section:%s}" % "|".join(SECTION_SLUGS))

@@ -1,0 +1,132 @@
+"""Cross-cutting web concerns: templates, static files, security headers, HTTP caching, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from pyramid.config import Configurator
+from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
+from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import forbidden_view_config, notfound_view_config, view_config
+
+from portal.clock import local
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self' ws: wss:",
+        "media-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def security_headers_tween_factory(handler: Callable[[Request], Response], registry: Any) -> Any:
+    hsts = registry.settings["qzt.hsts"]
+
+    def tween(request: Request) -> Response:
+        response = handler(request)
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
+        if hsts:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        _cache_policy(request, response)
+        return response
+
+    return tween
+
+
+def _cache_policy(request: Request, response: Response) -> None:
+    """Anonymous HTML gets a validator and must revalidate; anything personal is private.
+
+    A strong ETag from the body lets a browser or the nginx in front answer a repeat
+    visit with 304 without sending the page again; ``conditional_response`` makes
+    WebOb compare If-None-Match for us.
+    """
+    if response.cache_control.public or response.cache_control.max_age is not None:
+        return  # the view (static files, attachments) decided already
+    personal = request.__dict__.get("session") is not None or request.authenticated_userid
+    if personal or request.method not in ("GET", "HEAD") or response.status_code != 200:
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+        return
+    if response.content_type == "text/html" and response.etag is None:
+        response.md5_etag()
+        response.cache_control.no_cache = True
+        response.conditional_response = True
+        response.vary = ("Cookie", "Accept-Language")
+
+
+def fmt_date(value: date | datetime | None, with_time: bool = False) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = local(value)
+        return value.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+    return value.strftime("%Y-%m-%d")
+
+
+@notfound_view_config(renderer="portal:templates/layout/error.jinja2", append_slash=HTTPSeeOther)
+def not_found(request: Request) -> dict[str, Any]:
+    request.response.status = 404
+    return {"code": 404, "message": "The page you asked for does not exist."}
+
+
+@forbidden_view_config(renderer="portal:templates/layout/error.jinja2")
+def forbidden(exc: HTTPForbidden, request: Request) -> Any:
+    if request.authenticated_userid is None and request.method == "GET":
+        return HTTPSeeOther(request.route_url("accounts.login", _query={"next": request.path_qs}))
+    request.response.status = 403
+    return {"code": 403, "message": "You do not have permission to see this page."}
+
+
+@view_config(route_name="healthz", renderer="json")
+def healthz(request: Request) -> dict[str, str]:
+    request.dbsession.execute(__import__("sqlalchemy").text("SELECT 1"))
+    return {"status": "ok"}
+
+
+def flash_messages(request: Request, queue: str = "") -> list[Any]:
+    """Pending flash messages, without opening a session for a visitor who has none."""
+    if request.registry["session_store"].cookie_name not in request.cookies:
+        return []
+    return list(request.session.pop_flash(queue))
+
+
+@view_config(context=BadCSRFToken, renderer="portal:templates/layout/error.jinja2")
+@view_config(context=BadCSRFOrigin, renderer="portal:templates/layout/error.jinja2")
+def bad_csrf(request: Request) -> dict[str, Any]:
+    request.response.status = 400
+    return {"code": 400, "message": "Your form expired. Please reload the page and try again."}
+
+
+def includeme(config: Configurator) -> None:
+    config.include("pyramid_jinja2")
+    config.include("pyramid_chameleon")  # deform's widget templates
+    settings = config.get_settings()
+    settings.setdefault("jinja2.i18n.domain", "qzt")
+    settings.setdefault("jinja2.trim_blocks", True)
+    settings.setdefault("jinja2.lstrip_blocks", True)
+    config.add_jinja2_renderer(".jinja2")
+    config.commit()
+    env = config.get_jinja2_environment(".jinja2")
+    assert env is not None
+    env.filters["date"] = fmt_date
+    config.add_request_method(flash_messages, "flash_messages")
+    config.add_static_view("static", "static:", cache_max_age=3600)
+    config.add_tween("portal.web.security_headers_tween_factory")
+    config.scan("portal.web")

@@ -1,0 +1,37 @@
+"""A visitor's first steps: home page, a listing, an item, a department."""
+
+from __future__ import annotations
+
+from tests import factories
+
+
+def test_home_shows_four_columns_and_sidebar(testapp, dbsession):
+    dept = factories.DepartmentFactory(name="市发展和改革局", short_name="发改局")
+    factories.FriendLinkFactory(title="中国政府网")
+    for section in ("policy", "regulation", "industry", "service"):
+        factories.ContentItemFactory(section=section, title=f"{section}-最新", department=dept)
+
+    page = testapp.get("/")
+
+    for heading in ("涉企政策", "法规公文", "行业发展动态", "企政交流服务动态"):
+        assert heading in page.text
+    for section in ("policy", "regulation", "industry", "service"):
+        assert f"{section}-最新" in page.text
+    assert "视频交流预约" in page.text and "在线部门" in page.text and "友情链接" in page.text
+    assert "发改局" in page.text and "中国政府网" in page.text
+    assert "Set-Cookie" not in page.headers  # anonymous views open no session
+    assert page.headers["ETag"]
+
+
+def test_home_answers_304_to_a_revalidation(testapp, dbsession):
+    factories.ContentItemFactory()
+    first = testapp.get("/")
+    again = testapp.get("/", headers={"If-None-Match": first.headers["ETag"]}, status=304)
+    assert again.body == b""
+
+
+def test_unpublished_item_is_hidden_from_visitors(testapp, dbsession):
+    draft = factories.ContentItemFactory(state="draft")
+    testapp.get(f"/content/{draft.id}", status=303)  # to the login page
+    published = factories.ContentItemFactory()
+    assert published.title in testapp.get(f"/content/{published.id}").text

@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 INI ?= development.ini
 PO := $(wildcard portal/locale/*/LC_MESSAGES/*.po)
 MO := $(PO:.po=.mo)
+# msgids: _() and N_() everywhere, plus the message argument of user-facing errors
+BABEL_KEYWORDS := -k N_ -k InputError:2 -k AccountError:2 -k ContentError:2
 
 .DEFAULT_GOAL := help
 
@@ -45,7 +47,7 @@ format: install ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 messages: install ## extract messages and update the catalogs
-	$(BIN)/pybabel extract -F babel.cfg -o portal/locale/qzt.pot --project=qizhengtong .
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) -o portal/locale/qzt.pot --project=qizhengtong --no-location .
 	for lang in zh_CN en; do $(BIN)/pybabel update -D qzt -i portal/locale/qzt.pot -d portal/locale -l $$lang; done
 
 bench: install ## run the benchmarks (see bench/README.md)

@@ -21,7 +21,7 @@ from pyramid.request import Request
 from pyramid.threadlocal import get_current_request
 
 from portal.errors import InputError
-from portal.i18n import _
+from portal.i18n import N_, _
 
 HERE = os.path.dirname(__file__)
 
@@ -62,8 +62,8 @@ class FormView:
     """
 
     schema_class: ClassVar[type[colander.Schema]]
-    buttons: ClassVar[tuple[tuple[str, str], ...]] = (("save", "Save"),)
-    success_message: ClassVar[str | None] = "Saved."
+    buttons: ClassVar[tuple[tuple[str, str], ...]] = (("save", N_("Save")),)
+    success_message: ClassVar[str | None] = N_("Saved.")
     form_id: ClassVar[str] = "form"
 
     def __init__(self, context: Any, request: Request) -> None:

@@ -12,6 +12,12 @@ from pyramid.request import Request
 
 DOMAIN = "qzt"
 _ = TranslationStringFactory(DOMAIN)
+
+
+def N_(msgid: str) -> str:
+    """Mark a constant for extraction; it is translated where it is shown."""
+    return msgid
+
 LOCALE_COOKIE = "qzt_locale"
 
 

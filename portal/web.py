@@ -14,6 +14,7 @@ from pyramid.response import Response
 from pyramid.view import forbidden_view_config, notfound_view_config, view_config
 
 from portal.clock import local
+from portal.i18n import N_
 
 CSP = "; ".join(
     [
@@ -83,7 +84,7 @@ def fmt_date(value: date | datetime | None, with_time: bool = False) -> str:
 @notfound_view_config(renderer="portal:templates/layout/error.jinja2", append_slash=HTTPSeeOther)
 def not_found(request: Request) -> dict[str, Any]:
     request.response.status = 404
-    return {"code": 404, "message": "The page you asked for does not exist."}
+    return {"code": 404, "message": N_("The page you asked for does not exist.")}
 
 
 @forbidden_view_config(renderer="portal:templates/layout/error.jinja2")
@@ -91,7 +92,7 @@ def forbidden(exc: HTTPForbidden, request: Request) -> Any:
     if request.authenticated_userid is None and request.method == "GET":
         return HTTPSeeOther(request.route_url("accounts.login", _query={"next": request.path_qs}))
     request.response.status = 403
-    return {"code": 403, "message": "You do not have permission to see this page."}
+    return {"code": 403, "message": N_("You do not have permission to see this page.")}
 
 
 @view_config(route_name="healthz", renderer="json")
@@ -111,7 +112,7 @@ def flash_messages(request: Request, queue: str = "") -> list[Any]:
 @view_config(context=BadCSRFOrigin, renderer="portal:templates/layout/error.jinja2")
 def bad_csrf(request: Request) -> dict[str, Any]:
     request.response.status = 400
-    return {"code": 400, "message": "Your form expired. Please reload the page and try again."}
+    return {"code": 400, "message": N_("Your form expired. Please reload the page and try again.")}
 
 
 def includeme(config: Configurator) -> None:

@@ -50,7 +50,11 @@ class AccountService:
             raise AccountError("login", "The user name or password is wrong.")
         now = self.clock.now()
         if user.locked_until is not None and user.locked_until > now:
-            raise AccountError("login", "LOCKED")
+            raise AccountError(
+                "login",
+                "Too many failed attempts: this account is locked for ${minutes} minutes.",
+                minutes=self.lock_minutes,
+            )
         if not self.hasher.verify(user.password_hash, password) or not user.is_active:
             self._count_failure(user)
             raise AccountError("login", "The user name or password is wrong.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from portal.i18n import N_
+
 # GB 32100-2015 统一社会信用代码: 18 characters from this 31-character alphabet
 # (digits and capitals without I, O, S, V, Z); the last is a mod-31 check character.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -24,11 +26,11 @@ def uscc_error(raw: str) -> str | None:
     """Why ``raw`` is not a valid 统一社会信用代码, or None when it is."""
     code = normalise_uscc(raw)
     if len(code) != 18:
-        return "The unified social credit code must have 18 characters."
+        return N_("The unified social credit code must have 18 characters.")
     if not _USCC_SHAPE.match(code):
-        return "The unified social credit code contains characters it cannot have."
+        return N_("The unified social credit code contains characters it cannot have.")
     if uscc_check_char(code[:17]) != code[17]:
-        return "The check character of the unified social credit code is wrong."
+        return N_("The check character of the unified social credit code is wrong.")
     return None
 
 
@@ -48,14 +50,14 @@ def phone_error(raw: str) -> str | None:
     phone = normalise_phone(raw)
     if _MOBILE.match(phone) or _LANDLINE.match(phone):
         return None
-    return "Enter a mobile number (11 digits) or a landline with its area code, e.g. 0750-3500000."
+    return N_("Enter a mobile number (11 digits) or a landline with its area code, e.g. 0750-3500000.")
 
 
 def password_error(password: str, min_length: int) -> str | None:
     if len(password) < min_length:
-        return "The password must have at least ${n} characters."
+        return N_("The password must have at least ${n} characters.")
     if len(password) > 128:
-        return "The password may have at most 128 characters."
+        return N_("The password may have at most 128 characters.")
     kinds = sum(
         (
             any(c.islower() for c in password),
@@ -65,5 +67,5 @@ def password_error(password: str, min_length: int) -> str | None:
         )
     )
     if kinds < 2:
-        return "Use at least two of: lower-case letters, capitals, digits, symbols."
+        return N_("Use at least two of: lower-case letters, capitals, digits, symbols.")
     return None

@@ -20,6 +20,7 @@ from forms.accounts import (
 )
 from portal.accounts.interfaces import AccountError, IAccountService
 from portal.accounts.models import User
+from portal.i18n import N_
 from portal.permissions import Permission as Perm
 from portal.roles import Role
 
@@ -48,7 +49,7 @@ def landing_page(request: Request, user: User) -> str:
 )
 class LoginView(FormView):
     schema_class = LoginSchema
-    buttons = (("login", "Log in"),)
+    buttons = (("login", N_("Log in")),)
     success_message = None
     form_id = "login"
 
@@ -66,14 +67,7 @@ class LoginView(FormView):
         try:
             user = accounts.authenticate(data["login"], data["password"])
         except AccountError as error:
-            # Not a savepoint rollback: the failure count must be committed.
-            if error.message == "LOCKED":
-                error = AccountError(
-                    "login",
-                    "Too many failed attempts: this account is locked for ${minutes} minutes.",
-                    minutes=accounts.lock_minutes,
-                )
-            self.request.response.status = 200
+            # No savepoint rollback here: the failure count must be committed.
             return self.render(self.attach_error(form, error))
         remember(self.request, user.id)
         return HTTPSeeOther(safe_next(self.request, landing_page(self.request, user)))
@@ -103,8 +97,8 @@ def logout_confirm(request: Request) -> dict[str, Any]:
 )
 class RegisterView(FormView):
     schema_class = RegisterSchema
-    buttons = (("register", "Register"),)
-    success_message = "Welcome! Your enterprise account is ready."
+    buttons = (("register", N_("Register")),)
+    success_message = N_("Welcome! Your enterprise account is ready.")
     form_id = "register"
 
     def schema_bindings(self) -> dict[str, Any]:
@@ -157,7 +151,7 @@ class ProfileView(FormView):
 )
 class PasswordView(FormView):
     schema_class = PasswordSchema
-    success_message = "Your password was changed."
+    success_message = N_("Your password was changed.")
     form_id = "password"
 
     def schema_bindings(self) -> dict[str, Any]:
@@ -186,8 +180,8 @@ class EnterpriseColleaguesView(FormView):
     """The enterprise's account holder adds colleagues who act for the same enterprise."""
 
     schema_class = ColleagueSchema
-    buttons = (("add", "Add colleague"),)
-    success_message = "The colleague can now log in."
+    buttons = (("add", N_("Add colleague")),)
+    success_message = N_("The colleague can now log in.")
     form_id = "colleague"
 
     def __call__(self) -> Any:

@@ -96,6 +96,17 @@ class ContentService:
         self.db.add(item)
         self.db.flush()
         self._revision(item, actor)
+        self.db.add(
+            WorkflowEvent(
+                content_id=item.id,
+                transition="created",
+                from_state="",
+                to_state=item.state,
+                actor_id=actor.id if actor else None,
+                comment="",
+                at=now,
+            )
+        )
         self.notify(ContentChanged(item, "created"))
         return item
 

@@ -13,25 +13,26 @@ from sqlalchemy import select
 from portal.content import queries
 from portal.content.files import IFileStorage
 from portal.content.models import Attachment, ContentItem, Section, Validity
-from portal.content.workflow import available
+from portal.content.workflow import EVENT_LABELS, STATE_LABELS, available
 from portal.departments.models import Department
+from portal.i18n import N_
 from portal.industries import INDUSTRIES
 from portal.permissions import Permission as Perm
 from portal.routes import SECTION_SLUGS
 
 SECTION_TITLES = {
-    Section.POLICY: "Policies for enterprises",
-    Section.REGULATION: "Regulations and official documents",
-    Section.INDUSTRY: "Industry news",
-    Section.SERVICE: "Service news",
-    Section.INTERPRETATION: "Policy interpretations",
+    Section.POLICY: N_("Policies for enterprises"),
+    Section.REGULATION: N_("Regulations and official documents"),
+    Section.INDUSTRY: N_("Industry news"),
+    Section.SERVICE: N_("Service news"),
+    Section.INTERPRETATION: N_("Policy interpretations"),
 }
 
 VALIDITY_LABELS = {
-    Validity.IN_FORCE: "In force",
-    Validity.AMENDED: "Amended",
-    Validity.REPEALED: "Repealed",
-    Validity.EXPIRED: "Expired",
+    Validity.IN_FORCE: N_("In force"),
+    Validity.AMENDED: N_("Amended"),
+    Validity.REPEALED: N_("Repealed"),
+    Validity.EXPIRED: N_("Expired"),
 }
 
 
@@ -99,6 +100,8 @@ def item_page(context: ContentItem, request: Request) -> dict[str, Any]:
         "can_edit": bool(request.has_permission(Perm.CONTENT_EDIT, context)),
         "transitions": available(context, lambda p: bool(request.has_permission(p, context))),
         "history": context.history if can_history else [],
+        "state_labels": STATE_LABELS,
+        "event_labels": EVENT_LABELS,
     }
 
 

@@ -16,6 +16,7 @@ from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow, Everyone
 
 from portal import roles as P
 from portal.content.models import State
+from portal.i18n import N_
 from portal.permissions import Permission as Perm
 from portal.roles import Role
 
@@ -38,16 +39,26 @@ class Transition:
 
 
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition("submit", State.DRAFT, State.PENDING, Perm.CONTENT_SUBMIT, "Submit for review"),
-    Transition("withdraw", State.PENDING, State.DRAFT, Perm.CONTENT_SUBMIT, "Withdraw"),
-    Transition("publish", State.PENDING, State.PUBLISHED, Perm.CONTENT_REVIEW, "Approve and publish"),
-    Transition("reject", State.PENDING, State.DRAFT, Perm.CONTENT_REVIEW, "Send back", True),
-    Transition("retract", State.PUBLISHED, State.DRAFT, Perm.CONTENT_REVIEW, "Retract", True),
-    Transition("archive", State.PUBLISHED, State.ARCHIVED, Perm.CONTENT_ARCHIVE, "Archive"),
-    Transition("republish", State.ARCHIVED, State.PUBLISHED, Perm.CONTENT_ARCHIVE, "Republish"),
+    Transition("submit", State.DRAFT, State.PENDING, Perm.CONTENT_SUBMIT, N_("Submit for review")),
+    Transition("withdraw", State.PENDING, State.DRAFT, Perm.CONTENT_SUBMIT, N_("Withdraw")),
+    Transition("publish", State.PENDING, State.PUBLISHED, Perm.CONTENT_REVIEW, N_("Approve and publish")),
+    Transition("reject", State.PENDING, State.DRAFT, Perm.CONTENT_REVIEW, N_("Send back"), True),
+    Transition("retract", State.PUBLISHED, State.DRAFT, Perm.CONTENT_REVIEW, N_("Retract"), True),
+    Transition("archive", State.PUBLISHED, State.ARCHIVED, Perm.CONTENT_ARCHIVE, N_("Archive")),
+    Transition("republish", State.ARCHIVED, State.PUBLISHED, Perm.CONTENT_ARCHIVE, N_("Republish")),
 )
 
 BY_NAME = {t.name: t for t in TRANSITIONS}
+
+STATE_LABELS = {
+    State.DRAFT: N_("Draft"),
+    State.PENDING: N_("Pending review"),
+    State.PUBLISHED: N_("Published"),
+    State.ARCHIVED: N_("Archived"),
+}
+
+#: how history rows name each step (including creation, which is no transition)
+EVENT_LABELS = {"created": N_("Created"), **{t.name: t.label for t in TRANSITIONS}}
 
 # Who may do what in each state. "author" is the item's creator; "editors" and
 # "reviewers" are the portal office (@all) plus those of the item's department.

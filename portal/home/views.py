@@ -11,15 +11,15 @@ from sqlalchemy import select
 from portal.content import queries
 from portal.content.models import Section
 from portal.departments.models import Department
-from portal.i18n import LOCALE_COOKIE
+from portal.i18n import LOCALE_COOKIE, N_
 from portal.links.models import FriendLink
 from portal.permissions import Permission as Perm
 
 COLUMNS = (
-    (Section.POLICY, "Policies for enterprises"),
-    (Section.INDUSTRY, "Industry news"),
-    (Section.SERVICE, "Service news"),
-    (Section.REGULATION, "Regulations and official documents"),
+    (Section.POLICY, N_("Policies for enterprises")),
+    (Section.INDUSTRY, N_("Industry news")),
+    (Section.SERVICE, N_("Service news")),
+    (Section.REGULATION, N_("Regulations and official documents")),
 )
 
 

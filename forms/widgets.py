@@ -9,5 +9,3 @@ class NativeDateWidget(deform.widget.TextInputWidget):
     """``<input type="date">``: the browser's own date picker, keyboard accessible."""
 
     template = "native_date"
-
-

@@ -120,7 +120,11 @@ def parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("import", help="import documents from a JSON Lines file")
     i.add_argument("file")
-    i.add_argument("--section", required=True, choices=["policy", "regulation", "industry", "service", "interpretation"])
+    i.add_argument(
+        "--section",
+        required=True,
+        choices=["policy", "regulation", "industry", "service", "interpretation"],
+    )
     i.add_argument("--draft", action="store_true", help="import as drafts instead of published")
     i.add_argument("--limit", type=int, default=None, help="stop after N records")
     i.add_argument("--show-rejected", type=int, default=20, help="rejections to list")

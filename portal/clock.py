@@ -12,7 +12,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class IClock(Interface):
-    def now() -> datetime:  # type: ignore[misc]
+    def now() -> datetime:
         """Current time, timezone-aware, in UTC."""
 
 

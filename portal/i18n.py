@@ -18,6 +18,7 @@ def N_(msgid: str) -> str:
     """Mark a constant for extraction; it is translated where it is shown."""
     return msgid
 
+
 LOCALE_COOKIE = "qzt_locale"
 
 

@@ -45,7 +45,8 @@ def enterprise(enterprise_id: int) -> str:
 
 
 def scoped(r: Role, dept_id: int | None) -> str:
-    """``role:editor@dept:12`` for a department's editor, ``role:editor@all`` for the portal office."""
+    """``role:editor@dept:12`` for a department's editor; ``role:editor@all`` for the portal
+    office (an editor with no department)."""
     return f"role:{r.value}@{'all' if dept_id is None else f'dept:{dept_id}'}"
 
 

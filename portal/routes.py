@@ -125,15 +125,17 @@ def includeme(config: Configurator) -> None:
     add("manage.transition", "/manage/content/{id}/transition", factory=content_factory)
     add("manage.revisions", "/manage/content/{id}/revisions", factory=content_factory)
     add("manage.attachments", "/manage/content/{id}/attachments", factory=content_factory)
-    add(
-        "manage.attachment_delete", "/manage/attachments/{id}/delete", factory=attachment_factory
-    )
+    add("manage.attachment_delete", "/manage/attachments/{id}/delete", factory=attachment_factory)
 
     # -- administration -------------------------------------------------------------
     add("admin.home", "/admin")
     add("admin.users", "/admin/users")
     add("admin.user_add", "/admin/users/add")
-    add("admin.user_edit", "/admin/users/{id}", factory=_admin_factory("portal.accounts.models.User"))
+    add(
+        "admin.user_edit",
+        "/admin/users/{id}",
+        factory=_admin_factory("portal.accounts.models.User"),
+    )
     add("admin.departments", "/admin/departments")
     add("admin.department_add", "/admin/departments/add")
     add(
@@ -150,11 +152,15 @@ def includeme(config: Configurator) -> None:
     )
     add("admin.links", "/admin/links")
     add("admin.link_add", "/admin/links/add")
-    add("admin.link_edit", "/admin/links/{id}", factory=_admin_factory("portal.links.models.FriendLink"))
+    add(
+        "admin.link_edit",
+        "/admin/links/{id}",
+        factory=_admin_factory("portal.links.models.FriendLink"),
+    )
     add(
         "admin.link_delete",
         "/admin/links/{id}/delete",
         factory=_admin_factory("portal.links.models.FriendLink"),
     )
 
-    add("content.section", "/{section:%s}" % "|".join(SECTION_SLUGS))
+    add("content.section", "/{section:" + "|".join(SECTION_SLUGS) + "}")

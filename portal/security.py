@@ -28,7 +28,7 @@ class SecurityPolicy:
         self.helper = ACLHelper()
 
     def identity(self, request: Request) -> Identity | None:
-        return request.user  # type: ignore[no-any-return]
+        return request.user
 
     def authenticated_userid(self, request: Request) -> int | None:
         identity = self.identity(request)

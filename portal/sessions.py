@@ -70,7 +70,7 @@ class DatabaseSession(dict[str, Any]):
         super().__delitem__(key)
         self.dirty = True
 
-    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, key: str, *default: Any) -> Any:
         self.dirty = self.dirty or key in self
         return super().pop(key, *default)
 
@@ -78,7 +78,7 @@ class DatabaseSession(dict[str, Any]):
         self.dirty = self.dirty or key not in self
         return super().setdefault(key, default)
 
-    def update(self, *args: Any, **kw: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kw: Any) -> None:
         super().update(*args, **kw)
         self.dirty = True
 

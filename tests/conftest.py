@@ -11,7 +11,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-
 from typing import Any
 
 import pytest
@@ -28,7 +27,6 @@ from portal.accounts.passwords import Argon2PasswordHasher
 from portal.clock import FrozenClock
 from portal.db import make_engine
 from tests import factories
-
 from tests.timeline import START
 
 

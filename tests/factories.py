@@ -140,5 +140,7 @@ class ContentItemFactory(Base):
     body = "<p>正文。</p>"
     created_at = factory.LazyFunction(now)
     updated_at = factory.LazyFunction(now)
-    published_at = factory.LazyAttribute(lambda o: now() if o.state == State.PUBLISHED.value else None)
+    published_at = factory.LazyAttribute(
+        lambda o: now() if o.state == State.PUBLISHED.value else None
+    )
     version = 1

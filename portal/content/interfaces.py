@@ -17,19 +17,19 @@ class ContentError(InputError):
 
 
 class IContentService(Interface):
-    def create(section, data, actor):  # type: ignore[no-untyped-def]
+    def create(section: str, data: dict[str, Any], actor: Any) -> ContentItem:
         """A new draft in ``section`` with revision 1."""
 
-    def update(item, data, actor):  # type: ignore[no-untyped-def]
+    def update(item: ContentItem, data: dict[str, Any], actor: Any) -> ContentItem:
         """Apply edited fields; keeps the previous values as a revision."""
 
-    def transition(item, name, actor, comment):  # type: ignore[no-untyped-def]
+    def transition(item: ContentItem, name: str, actor: Any, comment: str = "") -> Any:
         """Move ``item`` along a workflow transition; the caller checked permission."""
 
-    def add_attachment(item, filename, stream, actor):  # type: ignore[no-untyped-def]
+    def add_attachment(item: ContentItem, filename: str, stream: Any, actor: Any) -> Any:
         """Store and check an upload; InputError if refused, and then nothing is kept."""
 
-    def remove_attachment(attachment):  # type: ignore[no-untyped-def]
+    def remove_attachment(attachment: Any) -> None:
         """Delete an attachment and its stored file."""
 
 

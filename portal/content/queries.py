@@ -46,7 +46,7 @@ class Page:
         return self.number < self.count
 
 
-def _published(section: str) -> Select[tuple[ContentItem]]:
+def _published(section: str) -> Select[ContentItem]:
     return select(ContentItem).where(
         ContentItem.section == section, ContentItem.state == State.PUBLISHED.value
     )

@@ -39,8 +39,8 @@ def plain_to_html(text: str) -> str:
     return "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
 
 
-_BRACKETS = str.maketrans({"[": "〔", "]": "〕", "(": "〔", ")": "〕", "（": "〔", "）": "〕",
-                           "［": "〔", "］": "〕", "【": "〔", "】": "〕", "〖": "〔", "〗": "〕"})  # fmt: skip
+# Every bracket pair people type around the year of a 文号 becomes the official 〔〕.
+_BRACKETS = str.maketrans(dict.fromkeys("[(（［【〖", "〔") | dict.fromkeys("])）］】〗", "〕"))
 _YEAR_NIAN = re.compile(r"(?<=[^\d〔])((?:19|20)\d{2})年(?=\d)")
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 

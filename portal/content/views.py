@@ -108,7 +108,9 @@ def item_page(context: ContentItem, request: Request) -> dict[str, Any]:
 @view_config(route_name="content.attachment", permission=Perm.ATTACHMENT_DOWNLOAD)
 def download(context: Attachment, request: Request) -> FileResponse:
     storage = request.find_service(IFileStorage)
-    response = FileResponse(storage.path(context.id), request=request, content_type=context.media_type)
+    response = FileResponse(
+        storage.path(context.id), request=request, content_type=context.media_type
+    )
     # Always a download, never rendered inline: an uploaded file cannot act as a page.
     response.headers["Content-Disposition"] = (
         f"attachment; filename*=UTF-8''{quote(context.filename)}"

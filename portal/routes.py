@@ -109,6 +109,8 @@ def includeme(config: Configurator) -> None:
     add("departments.directory", "/departments")
     add("departments.detail", "/departments/{code}", factory=department_factory)
     add("meetings.entry", "/meetings")
+    add("search.json", "/search.json")
+    add("search", "/search")
 
     # -- accounts -----------------------------------------------------------------
     add("accounts.register", "/register")

@@ -10,6 +10,7 @@ from typing import Any
 
 from pyramid.authorization import ALL_PERMISSIONS, Allow, Authenticated, Everyone
 from pyramid.config import Configurator
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.request import Request
 from sqlalchemy import select
 
@@ -89,15 +90,36 @@ def _admin_factory(model_path: str) -> Any:
         module, _, name = model_path.rpartition(".")
         model = getattr(__import__(module, fromlist=[name]), name)
         obj = _get(request, model, _int_id(request))
-        obj.__acl__ = Root.__acl__  # administration objects follow the site ACL
+        # Administration objects follow the site ACL. A model that computes its own
+        # ACL (User: a read-only property, which already grants admins ADMIN_USERS)
+        # keeps it, since assigning over a property raises AttributeError.
+        if not isinstance(getattr(type(obj), "__acl__", None), property):
+            obj.__acl__ = Root.__acl__
         return obj
 
     return factory
 
 
+def _not_found_when_missing(factory: Any) -> Any:
+    # Pyramid turns a KeyError into a 404 only during traversal; raised by a route's
+    # factory it would be a 500. The factories keep the KeyError idiom, this wrapper
+    # gives the visitor the 404 it means.
+    def wrapped(request: Request) -> Any:
+        try:
+            return factory(request)
+        except KeyError as exc:
+            raise HTTPNotFound() from exc
+
+    return wrapped
+
+
 def includeme(config: Configurator) -> None:
     config.set_root_factory(Root)
-    add = config.add_route
+
+    def add(name: str, pattern: str, factory: Any = None) -> None:
+        wrapped = None if factory is None else _not_found_when_missing(factory)
+        config.add_route(name, pattern, factory=wrapped)
+
 
     add("home", "/")
     add("healthz", "/healthz")

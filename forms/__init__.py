@@ -19,11 +19,16 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.i18n import get_localizer
 from pyramid.request import Request
 from pyramid.threadlocal import get_current_request
+from sqlalchemy.exc import IntegrityError
 
 from portal.errors import InputError
 from portal.i18n import N_, _
 
 HERE = os.path.dirname(__file__)
+
+#: shown when the database refuses a save the form's own checks allowed: two people
+#: saved the same unique value at the same moment
+CONFLICT = N_("Someone saved a conflicting entry just now. Please check the form and try again.")
 
 
 @colander.deferred
@@ -104,9 +109,15 @@ class FormView:
             savepoint = self.request.dbsession.begin_nested()
             try:
                 location = self.save(appstruct)
+                # Flush inside the savepoint so a unique constraint that another
+                # request won in the meantime surfaces here, not at commit time.
+                self.request.dbsession.flush()
             except InputError as error:
                 savepoint.rollback()
                 return self.render(self.attach_error(form, error))
+            except IntegrityError:
+                savepoint.rollback()
+                return self.render(self.attach_error(form, InputError("", CONFLICT)))
             savepoint.commit()
             if self.success_message:
                 self.request.session.flash(self.success_message, "success")

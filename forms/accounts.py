@@ -44,10 +44,10 @@ def _passwords_match(form: colander.SchemaNode, value: dict[str, Any]) -> None:
 
 
 LOGIN_NAME = colander.All(
-    colander.Length(min=3, max=50, min_err=_("At least 3 characters."), max_err=_("At most 50 characters.")),
-    colander.Regex(
-        r"^[A-Za-z0-9_.@-]+$", _("Use letters, digits and _ . @ - only.")
+    colander.Length(
+        min=3, max=50, min_err=_("At least 3 characters."), max_err=_("At most 50 characters.")
     ),
+    colander.Regex(r"^[A-Za-z0-9_.@-]+$", _("Use letters, digits and _ . @ - only.")),
 )
 
 

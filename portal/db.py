@@ -101,9 +101,30 @@ def _dbsession(request: Request) -> Session:
     return session
 
 
+#: bodies larger than this (or of unknown length) are not retried, see retry_attempts
+RETRY_MAX_BODY = 1024 * 1024
+
+
+def retry_attempts(request: Request) -> int | None:
+    """pyramid_retry's activate hook: 1 attempt for big or unsized bodies, else the default.
+
+    To replay a request pyramid_retry must first copy its whole body, before any view
+    runs. An upload view has to refuse an oversize body by its Content-Length *before*
+    anything reads it, so such bodies get a single attempt and are never copied.
+    """
+    length = request.content_length
+    if request.method not in ("GET", "HEAD") and (length is None or length > RETRY_MAX_BODY):
+        return 1
+    return None
+
+
 def includeme(config: Configurator) -> None:
     settings = config.get_settings()
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    # pyramid_tm would look up the user on every request just to annotate the
+    # transaction; we do not need that and static files should not pay for it.
+    settings.setdefault("tm.annotate_user", False)
+    settings.setdefault("retry.activate_hook", retry_attempts)
     config.include("pyramid_tm")
     config.include("pyramid_retry")
     engine = settings.get("qzt.engine") or make_engine(settings)

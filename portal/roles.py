@@ -27,6 +27,9 @@ STAFF_ROLES = frozenset(Role) - {Role.ENTERPRISE}
 #: roles whose power depends on a department when the user has one
 DEPARTMENT_SCOPED = frozenset({Role.STAFF, Role.HEAD, Role.EDITOR, Role.REVIEWER})
 
+#: roles that write content; only their holders keep an author's rights on what they wrote
+AUTHORING = frozenset({Role.EDITOR, Role.REVIEWER})
+
 
 def role(r: Role) -> str:
     return f"role:{r.value}"
@@ -44,6 +47,11 @@ def enterprise(enterprise_id: int) -> str:
     return f"enterprise:{enterprise_id}"
 
 
+def author(user_id: int) -> str:
+    """``author:7``: held by user 7 only while an editor or reviewer (see AUTHORING)."""
+    return f"author:{user_id}"
+
+
 def scoped(r: Role, dept_id: int | None) -> str:
     """``role:editor@dept:12`` for a department's editor; ``role:editor@all`` for the portal
     office (an editor with no department)."""
@@ -58,6 +66,8 @@ def principals_for(
         found.append(role(r))
         if r in DEPARTMENT_SCOPED:
             found.append(scoped(r, department_id))
+    if roles & AUTHORING:
+        found.append(author(user_id))
     if department_id is not None:
         found.append(dept(department_id))
     if enterprise_id is not None:

@@ -120,7 +120,6 @@ def includeme(config: Configurator) -> None:
         wrapped = None if factory is None else _not_found_when_missing(factory)
         config.add_route(name, pattern, factory=wrapped)
 
-
     add("home", "/")
     add("healthz", "/healthz")
     add("locale", "/locale/{code}")

@@ -8,12 +8,12 @@ goes through the ACL of the context, so object-level rules live with the objects
 from __future__ import annotations
 
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from pyramid.authorization import Authenticated, Everyone
+from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.security import Allowed, Denied
-from pyramid.authorization import ACLHelper
 
 
 class Identity(Protocol):
@@ -21,6 +21,23 @@ class Identity(Protocol):
 
     @property
     def principals(self) -> list[str]: ...
+
+
+def is_local_path(target: str) -> bool:
+    """Whether ``target`` is a path on this site and nothing a browser reads as another host.
+
+    Browsers treat ``\\`` like ``/`` and drop tabs and newlines before parsing, so
+    ``/\\evil.com`` and ``/<TAB>/evil.com`` both mean ``//evil.com``: any backslash,
+    control character or space is refused rather than cleaned. So is anything not
+    ASCII: the URLs the portal makes are percent-encoded, and a raw 政策 cannot go
+    into a Location header at all.
+    """
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    if "\\" in target or not all(0x20 < ord(c) < 0x7F for c in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
 
 
 class SecurityPolicy:

@@ -20,7 +20,7 @@ from pyramid.config import Configurator
 from pyramid.interfaces import ISession
 from pyramid.request import Request
 from pyramid.response import Response
-from sqlalchemy import JSON, Integer, String, delete, select
+from sqlalchemy import JSON, Integer, String, delete, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from zope.interface import implementer
 
@@ -56,6 +56,8 @@ class DatabaseSession(dict[str, Any]):
         self.created = (row.created_at if row else now).timestamp()
         self.dirty = False
         self.invalidated = False
+        #: the browser sent a cookie that names no live session (expired, ended)
+        self.stale_cookie = False
         self.old_rows: list[WebSession] = []
 
     # -- change tracking ---------------------------------------------------
@@ -153,6 +155,7 @@ class SessionStore:
                 request.dbsession.delete(row)
                 row = None
         session = DatabaseSession(row, token if row else None, now)
+        session.stale_cookie = bool(token) and row is None
         if row is not None and now - row.last_seen_at > self.touch:
             session.dirty = True  # refresh last_seen, which pushes the idle deadline
         return session
@@ -162,13 +165,21 @@ class SessionStore:
 
     def save(self, request: Request, session: DatabaseSession, response: Response) -> None:
         db: Session = request.dbsession
+        if session.row is not None and not _stored(session.row):
+            # end_sessions_of() removed this very session while the request ran
+            # (an account disabled by its own holder): it ends here as well.
+            session.invalidate()
         for old in session.old_rows:
-            db.delete(old)
+            # A row already deleted in bulk (a password change ends every session,
+            # then login regenerates this one) must not be deleted twice.
+            if _stored(old):
+                db.delete(old)
         session.old_rows.clear()
-        if session.invalidated and session.row is None and not session.dirty:
-            response.delete_cookie(self.cookie_name, path="/")
-            return
         if not session.dirty:
+            if session.invalidated or session.stale_cookie:
+                # Drop a cookie that names nothing, so the browser stops sending it
+                # and anonymous pages become cacheable again.
+                response.delete_cookie(self.cookie_name, path="/")
             return
         now = request.find_service(IClock).now()
         if session.row is None:
@@ -192,6 +203,10 @@ class SessionStore:
         )
 
 
+def _stored(row: WebSession) -> bool:
+    return bool(inspect(row).persistent)
+
+
 def end_sessions_of(db: Session, user_id: int) -> None:
     """End every session of a user: password change elsewhere, account disabled."""
     db.execute(delete(WebSession).where(WebSession.user_id == user_id))
@@ -200,7 +215,8 @@ def end_sessions_of(db: Session, user_id: int) -> None:
 def purge_expired(db: Session, settings: dict[str, Any], now: datetime) -> int:
     store = SessionStore(settings)
     stale = select(WebSession.id).where(
-        (WebSession.last_seen_at < now - store.idle) | (WebSession.created_at < now - store.absolute)
+        (WebSession.last_seen_at < now - store.idle)
+        | (WebSession.created_at < now - store.absolute)
     )
     ids = list(db.scalars(stale))
     if ids:

@@ -150,6 +150,6 @@ def login(testapp: webtest.TestApp) -> Any:
         form = page.forms["login"]
         form["login"] = user.login
         form["password"] = password
-        return form.submit("login")
+        return form.submit("submit")
 
     return do_login

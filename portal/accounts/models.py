@@ -69,9 +69,7 @@ class User(Base):
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
 
-    role_rows: Mapped[list[UserRole]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
-    )
+    role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     department: Mapped[Department | None] = relationship(back_populates="members")
     enterprise: Mapped[Enterprise | None] = relationship(back_populates="users")
 

@@ -8,13 +8,13 @@ from zope.interface import Interface, implementer
 
 
 class IPasswordHasher(Interface):
-    def hash(password: str) -> str:  # type: ignore[misc]
+    def hash(password: str) -> str:
         """A self-describing hash of ``password``."""
 
-    def verify(hashed: str, password: str) -> bool:  # type: ignore[misc]
+    def verify(hashed: str, password: str) -> bool:
         """Whether ``password`` matches; never raises on a bad hash."""
 
-    def needs_rehash(hashed: str) -> bool:  # type: ignore[misc]
+    def needs_rehash(hashed: str) -> bool:
         """Whether the hash was made with weaker parameters than the current ones."""
 
 

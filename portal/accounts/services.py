@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,9 +20,17 @@ from portal.clock import IClock
 from portal.roles import STAFF_ROLES, Role
 from portal.sessions import end_sessions_of
 
-# Verifying against this when the login is unknown keeps the response time of
-# "no such user" equal to "wrong password", so logins cannot be enumerated.
-_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=2$HBTblqdNemE0VsEXjsNq3g$nJej1hUEbO92/majEFGqymVp0IjVZHOi19Tc0J42MnA"
+# Verifying against a dummy hash when the login is unknown keeps the response time
+# of "no such user" equal to "wrong password", so logins cannot be enumerated. The
+# hash is made by the hasher in use, once: a constant made with other parameters
+# would cost a different time and give the game away after a parameter change.
+_DUMMY_HASHES: WeakKeyDictionary[IPasswordHasher, str] = WeakKeyDictionary()
+
+
+def _dummy_hash(hasher: IPasswordHasher) -> str:
+    if hasher not in _DUMMY_HASHES:
+        _DUMMY_HASHES[hasher] = hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASHES[hasher]
 
 
 @implementer(IAccountService)
@@ -46,7 +56,7 @@ class AccountService:
     def authenticate(self, login: str, password: str) -> User:
         user = self.find_by_login(login) if login.strip() else None
         if user is None:
-            self.hasher.verify(_DUMMY_HASH, password)
+            self.hasher.verify(_dummy_hash(self.hasher), password)
             raise AccountError("login", "The user name or password is wrong.")
         now = self.clock.now()
         if user.locked_until is not None and user.locked_until > now:
@@ -79,7 +89,9 @@ class AccountService:
     def _check_unique(self, login: str, email: str | None) -> None:
         if self.find_by_login(login) is not None:
             raise AccountError("login", "This user name is taken.")
-        if email and self.db.scalar(select(User.id).where(func.lower(User.email) == email.lower())):
+        # find_by_login, not an e-mail lookup: login accepts either, so an address
+        # that is someone's user name would make one of the two unreachable.
+        if email and self.find_by_login(email) is not None:
             raise AccountError("email", "This e-mail address is already registered.")
 
     def _check_password(self, password: str, roles: set[Role]) -> None:
@@ -152,6 +164,17 @@ class AccountService:
             raise AccountError("password", "The new password must differ from the current one.")
         self.set_password(user, new)
 
+    def update_profile(self, user: User, data: dict[str, Any]) -> None:
+        """The user's own edit of name, e-mail and phone."""
+        email = (data.get("email") or "").strip() or None
+        if email and email.lower() != (user.email or "").lower():
+            other = self.find_by_login(email)
+            if other is not None and other.id != user.id:
+                raise AccountError("email", "This e-mail address is already registered.")
+        user.display_name = data["display_name"].strip()
+        user.email = email
+        user.phone = normalise_phone(data.get("phone") or "")
+
     def set_password(self, user: User, new: str) -> None:
         user.password_hash = self.hasher.hash(new)
         user.password_changed_at = self.clock.now()
@@ -165,3 +188,46 @@ class AccountService:
     def unlock(self, user: User) -> None:
         user.locked_until = None
         user.failed_logins = 0
+
+    # -- administration --------------------------------------------------------------
+    def update_user(self, user: User, data: dict[str, Any], actor: User) -> None:
+        """Apply an administrator's edit of ``user``.
+
+        ``data`` holds the fields the form had: name, e-mail, phone, active flag, and
+        for government accounts title, department and roles. Every check runs before
+        the first change. An administrator cannot lock themselves out: removing their
+        own admin role or disabling their own account is refused.
+        """
+        self._check_self_edit(user, data, actor)
+        email = data.get("email") or None
+        if email and self.db.scalar(
+            select(User.id).where(func.lower(User.email) == email.lower(), User.id != user.id)
+        ):
+            raise AccountError("email", "This e-mail address is already registered.")
+        roles = {Role(r) for r in data["roles"]} if "roles" in data else None
+        if roles is not None and (user.enterprise_id is not None or not roles <= STAFF_ROLES):
+            raise AccountError("roles", "Only government roles can be given here.")
+        user.display_name = data["display_name"].strip()
+        user.email = email
+        user.phone = normalise_phone(data.get("phone") or "")
+        if roles is not None:
+            user.set_roles(roles)
+            user.title = data.get("title") or ""
+            user.department_id = data.get("department_id")
+        if "is_active" in data and bool(data["is_active"]) != user.is_active:
+            self.set_active(user, bool(data["is_active"]))
+
+    def _check_self_edit(self, user: User, data: dict[str, Any], actor: User) -> None:
+        if user.id != actor.id:
+            return
+        if "roles" in data and Role.ADMIN in user.roles and Role.ADMIN.value not in data["roles"]:
+            raise AccountError(
+                "roles", "You cannot remove your own administrator role; ask another administrator."
+            )
+        if "is_active" in data and not data["is_active"]:
+            raise AccountError("is_active", "You cannot disable your own account.")
+
+    def reset_password(self, user: User, new: str) -> None:
+        """An administrator sets ``new`` (no old password asked); ends the user's sessions."""
+        self._check_password(new, user.roles)
+        self.set_password(user, new)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from portal.i18n import N_
 
@@ -10,7 +11,8 @@ from portal.i18n import N_
 # (digits and capitals without I, O, S, V, Z); the last is a mod-31 check character.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+# [0-9], not \d: \d also matches other scripts' digits, which the check sum cannot weigh.
+_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 
 
 def uscc_check_char(first17: str) -> str:
@@ -18,8 +20,14 @@ def uscc_check_char(first17: str) -> str:
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
+def _halfwidth(raw: str) -> str:
+    # Chinese input methods often type full-width characters (１２３, ＡＢＣ, －);
+    # NFKC turns them into the ASCII ones the rules below expect.
+    return unicodedata.normalize("NFKC", raw)
+
+
 def normalise_uscc(raw: str) -> str:
-    return raw.strip().upper().replace(" ", "")
+    return _halfwidth(raw).strip().upper().replace(" ", "")
 
 
 def uscc_error(raw: str) -> str | None:
@@ -34,13 +42,13 @@ def uscc_error(raw: str) -> str | None:
     return None
 
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
 # 区号 (3–4 digits starting with 0) + number (7–8 digits) + optional extension
-_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
+_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$", re.ASCII)
 
 
 def normalise_phone(raw: str) -> str:
-    phone = raw.strip().replace(" ", "").replace("—", "-").replace("－", "-")
+    phone = _halfwidth(raw).strip().replace(" ", "").replace("—", "-")
     if phone.startswith("+86"):
         phone = phone[3:]
     return phone
@@ -50,7 +58,9 @@ def phone_error(raw: str) -> str | None:
     phone = normalise_phone(raw)
     if _MOBILE.match(phone) or _LANDLINE.match(phone):
         return None
-    return N_("Enter a mobile number (11 digits) or a landline with its area code, e.g. 0750-3500000.")
+    return N_(
+        "Enter a mobile number (11 digits) or a landline with its area code, e.g. 0750-3500000."
+    )
 
 
 def password_error(password: str, min_length: int) -> str | None:
@@ -63,7 +73,9 @@ def password_error(password: str, min_length: int) -> str | None:
             any(c.islower() for c in password),
             any(c.isupper() for c in password),
             any(c.isdigit() for c in password),
-            any(not c.isalnum() for c in password),
+            # Chinese characters have no case: they count with the symbols, so a
+            # password of 汉字 and digits is two kinds, as it is to a person.
+            any(not (c.isascii() and c.isalnum()) for c in password),
         )
     )
     if kinds < 2:

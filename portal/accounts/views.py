@@ -8,7 +8,7 @@ import deform
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
 from pyramid.security import forget, remember
-from pyramid.view import view_config, view_defaults
+from pyramid.view import view_config
 
 from forms import FormView
 from forms.accounts import (
@@ -23,14 +23,13 @@ from portal.accounts.models import User
 from portal.i18n import N_
 from portal.permissions import Permission as Perm
 from portal.roles import Role
+from portal.security import is_local_path
 
 
 def safe_next(request: Request, default: str = "/") -> str:
     """Only same-site paths: ``next`` must not turn login into an open redirect."""
     target = request.params.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    return target if is_local_path(target) else default
 
 
 def landing_page(request: Request, user: User) -> str:
@@ -49,7 +48,9 @@ def landing_page(request: Request, user: User) -> str:
 )
 class LoginView(FormView):
     schema_class = LoginSchema
-    buttons = (("login", N_("Log in")),)
+    # Not "login": a button named like the user-name field would send a second
+    # ``login`` value, and peppercorn keeps the last one (the button's caption).
+    buttons = (("submit", N_("Log in")),)
     success_message = None
     form_id = "login"
 
@@ -128,16 +129,8 @@ class ProfileView(FormView):
         return {"display_name": user.display_name, "email": user.email or "", "phone": user.phone}
 
     def save(self, appstruct: dict[str, Any]) -> str:
-        user = self.request.user
-        email = appstruct["email"] or None
-        if email and email != user.email:
-            accounts = self.request.find_service(IAccountService)
-            other = accounts.find_by_login(email)
-            if other is not None and other.id != user.id:
-                raise AccountError("email", "This e-mail address is already registered.")
-        user.display_name = appstruct["display_name"].strip()
-        user.email = email
-        user.phone = appstruct["phone"]
+        accounts = self.request.find_service(IAccountService)
+        accounts.update_profile(self.request.user, appstruct)
         return self.request.route_url("accounts.profile")
 
     def extra(self) -> dict[str, Any]:

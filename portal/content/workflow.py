@@ -103,7 +103,9 @@ def _principals(item: ContentItem) -> dict[str, list[str]]:
 
     return {
         "everyone": [Everyone],
-        "author": [P.user(item.created_by_id)] if item.created_by_id else [],
+        # author:N, not user:N: an editor whose role is taken away must not keep
+        # editing the drafts they left behind (only editors and reviewers hold it).
+        "author": [P.author(item.created_by_id)] if item.created_by_id else [],
         "editors": scoped(Role.EDITOR),
         "reviewers": scoped(Role.REVIEWER),
         "supervisor": [P.role(Role.SUPERVISOR)],

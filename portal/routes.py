@@ -52,11 +52,22 @@ def _int_id(request: Request, key: str = "id") -> int:
     return int(raw)
 
 
+def _located(request: Request, obj: Any) -> Any:
+    """Place a model under the site root, so the ACL walk reaches ``Root.__acl__``.
+
+    Objects with their own ACL end it with DENY_ALL (content) or extend the site's
+    rules (users); objects without one (departments, leaders, links) simply follow
+    the site ACL.
+    """
+    obj.__parent__ = Root(request)
+    return obj
+
+
 def _get(request: Request, model: Any, ident: Any) -> Any:
     obj = request.dbsession.get(model, ident)
     if obj is None:
         raise KeyError(ident)
-    return obj
+    return _located(request, obj)
 
 
 def content_factory(request: Request) -> Any:
@@ -82,20 +93,14 @@ def department_factory(request: Request) -> Any:
     )
     if found is None:
         raise KeyError(request.matchdict["code"])
-    return found
+    return _located(request, found)
 
 
 def _admin_factory(model_path: str) -> Any:
     def factory(request: Request) -> Any:
         module, _, name = model_path.rpartition(".")
         model = getattr(__import__(module, fromlist=[name]), name)
-        obj = _get(request, model, _int_id(request))
-        # Administration objects follow the site ACL. A model that computes its own
-        # ACL (User: a read-only property, which already grants admins ADMIN_USERS)
-        # keeps it, since assigning over a property raises AttributeError.
-        if not isinstance(getattr(type(obj), "__acl__", None), property):
-            obj.__acl__ = Root.__acl__
-        return obj
+        return _get(request, model, _int_id(request))
 
     return factory
 

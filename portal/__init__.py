@@ -33,6 +33,7 @@ def main(global_config: dict[str, Any] | None, **raw_settings: Any) -> Router:
         config.include("portal.departments")  # the 58 departments, leaders
         config.include("portal.links")  # 友情链接
         config.include("portal.content")  # sections, workflow, attachments, importer
+        config.include("portal.searching")  # search service, indexing after commit, /search
         config.include("portal.home")  # the home page
         config.include("portal.admin")  # administration screens
         return config.make_wsgi_app()

@@ -9,6 +9,7 @@ serialization failure or deadlock on PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,7 +73,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(settings: dict[str, Any], prefix: str = "sqlalchemy.") -> Engine:
     url = settings[prefix + "url"]
-    kwargs: dict[str, Any] = {"future": True}
+    # JSON columns (revisions, sessions) keep Chinese as UTF-8, not \uXXXX escapes
+    # that would double their size.
+    kwargs: dict[str, Any] = {
+        "future": True,
+        "json_serializer": lambda obj: json.dumps(obj, ensure_ascii=False),
+    }
     if url.startswith("postgresql"):
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
     engine = create_engine(url, **kwargs)

@@ -26,7 +26,9 @@ def negotiate_locale(request: Request) -> str:
     settings = request.registry.settings
     available = settings["qzt.available_locales"]
     for candidate in (
-        request.params.get("_LOCALE_"),
+        # The query string only: request.params would parse a POST body (a whole
+        # upload) just to find the language of an error page.
+        request.GET.get("_LOCALE_"),
         request.cookies.get(LOCALE_COOKIE),
     ):
         if candidate in available:

@@ -10,6 +10,8 @@ from portal.content.models import (
 )
 from portal.departments.models import Department, Leader, leader_departments
 from portal.links.models import FriendLink
+from portal.pagecache import PageGeneration
+from portal.searching.models import SearchOutbox
 from portal.sessions import WebSession
 
 __all__ = [
@@ -20,7 +22,9 @@ __all__ = [
     "Enterprise",
     "FriendLink",
     "Leader",
+    "PageGeneration",
     "Revision",
+    "SearchOutbox",
     "User",
     "UserRole",
     "WebSession",

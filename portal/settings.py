@@ -128,6 +128,49 @@ SETTINGS: tuple[Setting, ...] = (
         "Latest items shown in each of the home page's four columns.",
     ),
     Setting(
+        "qzt.page_cache.entries",
+        256,
+        "QZT_PAGE_CACHE_ENTRIES",
+        int,
+        "Rendered anonymous pages kept per process (portal/pagecache.py); 0 turns the cache off.",
+    ),
+    Setting(
+        "qzt.search.backend",
+        "whoosh",
+        "QZT_SEARCH_BACKEND",
+        str,
+        "Search service: whoosh (an index directory) or null (no search, e.g. for tools).",
+    ),
+    Setting(
+        "qzt.search.index_dir",
+        "var/index",
+        "QZT_SEARCH_INDEX_DIR",
+        str,
+        "Directory of the whoosh index, relative to the .ini's directory; shared by all processes.",
+    ),
+    Setting(
+        "qzt.search.drain_interval",
+        30,
+        "QZT_SEARCH_DRAIN_INTERVAL",
+        int,
+        "Seconds between re-indexing passes over the search outbox (crash repair); 0 = only at start.",
+    ),
+    Setting(
+        "qzt.search.writer_timeout",
+        30,
+        "QZT_SEARCH_WRITER_TIMEOUT",
+        int,
+        "Seconds an index write waits for another process's write lock before giving up.",
+    ),
+    Setting(
+        "qzt.search.max_query_chars",
+        200,
+        "QZT_SEARCH_MAX_QUERY_CHARS",
+        int,
+        "Longer searches are cut to this many characters, and the page says so.",
+    ),
+    Setting("qzt.search.page_size", 10, "QZT_SEARCH_PAGE_SIZE", int, "Hits per search result page."),
+    Setting(
         "qzt.hsts", False, "QZT_HSTS", asbool, "Send Strict-Transport-Security (only behind HTTPS)."
     ),
     Setting(

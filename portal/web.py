@@ -130,4 +130,8 @@ def includeme(config: Configurator) -> None:
     config.add_request_method(flash_messages, "flash_messages")
     config.add_static_view("static", "static:", cache_max_age=3600)
     config.add_tween("portal.web.security_headers_tween_factory")
+    # Anonymous pages that the headers above call shareable are kept in memory and
+    # served before Pyramid builds a request, for as long as the database says
+    # nothing shown on them changed (portal/pagecache.py).
+    config.include("portal.pagecache")
     config.scan("portal.web")

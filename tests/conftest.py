@@ -62,6 +62,7 @@ def settings(tmp_root: str, shared_clock: FrozenClock) -> dict[str, Any]:
         "here": os.path.dirname(os.path.dirname(__file__)),
         "sqlalchemy.url": url,
         "qzt.storage_dir": os.path.join(tmp_root, "files"),
+        "qzt.search.index_dir": os.path.join(tmp_root, "index"),
         "qzt.session.secure": "false",
         "qzt.upload.max_bytes": str(2 * 1024 * 1024),
     }

@@ -69,6 +69,13 @@ class ContentService:
         if item.replaced_by_id is not None and item.replaced_by_id == item.id:
             raise ContentError("replaced_by_id", "A document cannot replace itself.")
 
+    def _reload(self, item: ContentItem, *collections: str) -> None:
+        # Revisions, events and attachments are added by foreign key, not through the
+        # item's collections; expire those so whoever reads them next in this unit of
+        # work (the page rendered after the change, a subscriber) sees the new rows.
+        self.db.flush()
+        self.db.expire(item, list(collections))
+
     def _revision(self, item: ContentItem, actor: User | None) -> None:
         self.db.add(
             Revision(
@@ -107,6 +114,7 @@ class ContentService:
                 at=now,
             )
         )
+        self._reload(item, "revisions", "history")
         self.notify(ContentChanged(item, "created"))
         return item
 
@@ -116,6 +124,7 @@ class ContentService:
         item.updated_at = self.clock.now()
         self.db.flush()
         self._revision(item, actor)
+        self._reload(item, "revisions")
         self.notify(ContentChanged(item, "updated"))
         return item
 
@@ -143,7 +152,7 @@ class ContentService:
         if step.target == State.PUBLISHED and item.published_at is None:
             item.published_at = now
         self.db.add(event)
-        self.db.flush()
+        self._reload(item, "history")
         self.notify(ContentChanged(item, step.name))
         return event
 
@@ -170,13 +179,13 @@ class ContentService:
             created_at=self.clock.now(),
         )
         self.db.add(attachment)
-        self.db.flush()
+        self._reload(item, "attachments")
         return attachment
 
     def remove_attachment(self, attachment: Attachment) -> None:
-        key = attachment.id
+        key, item = attachment.id, attachment.item
         self.db.delete(attachment)
-        self.db.flush()
+        self._reload(item, "attachments")
         # The file goes only after the row's deletion has committed: an aborted
         # transaction must never leave a row whose file is gone.
         self.after_commit(lambda: self.storage.delete(key))

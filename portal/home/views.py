@@ -14,6 +14,7 @@ from portal.departments.models import Department
 from portal.i18n import LOCALE_COOKIE, N_
 from portal.links.models import FriendLink
 from portal.permissions import Permission as Perm
+from portal.security import is_local_path
 
 COLUMNS = (
     (Section.POLICY, N_("Policies for enterprises")),
@@ -46,7 +47,7 @@ def switch_locale(request: Request) -> Any:
 
     code = request.matchdict["code"]
     target = request.params.get("next", "/")
-    if not target.startswith("/") or target.startswith("//"):
+    if not is_local_path(target):
         target = "/"  # no open redirect
     response = HTTPSeeOther(target)
     if code in request.registry.settings["qzt.available_locales"]:

@@ -8,6 +8,7 @@ OFD formats walk the zip directory to refuse zip bombs before anyone opens them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -44,7 +45,9 @@ FORMATS: dict[str, Format] = {
         "word/document.xml",
     ),
     "xlsx": Format(
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (ZIP,), "xl/workbook.xml"
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        (ZIP,),
+        "xl/workbook.xml",
     ),
     "pptx": Format(
         "application/vnd.openxmlformats-officedocument.presentationml.presentation",
@@ -104,7 +107,11 @@ def _check_zip(path: str, member: str, ext: str) -> None:
         raise InputError("upload", "The file is damaged and cannot be opened.") from None
     total = sum(i.file_size for i in infos)
     packed = max(1, sum(i.compress_size for i in infos))
-    if len(infos) > MAX_ZIP_MEMBERS or total > MAX_ZIP_UNCOMPRESSED or total / packed > MAX_ZIP_RATIO:
+    if (
+        len(infos) > MAX_ZIP_MEMBERS
+        or total > MAX_ZIP_UNCOMPRESSED
+        or total / packed > MAX_ZIP_RATIO
+    ):
         raise InputError("upload", "The file expands to an unreasonable size and was refused.")
     if not any(i.filename == member for i in infos):
         raise InputError(
@@ -113,15 +120,15 @@ def _check_zip(path: str, member: str, ext: str) -> None:
 
 
 class IFileStorage(Interface):
-    def save(source: BinaryIO, max_bytes: int) -> tuple[str, int, str]:  # type: ignore[misc]
+    def save(source: BinaryIO, max_bytes: int) -> tuple[str, int, str]:
         """Store a stream under a new random key; return (key, size, sha256).
 
         Raises InputError when the stream exceeds ``max_bytes``; nothing is kept then."""
 
-    def path(key: str) -> str:  # type: ignore[misc]
+    def path(key: str) -> str:
         """Local path of a stored file (for checks and for FileResponse)."""
 
-    def delete(key: str) -> None:  # type: ignore[misc]
+    def delete(key: str) -> None:
         """Remove a stored file; missing files are not an error."""
 
 
@@ -160,10 +167,8 @@ class LocalFileStorage:
         return key, size, digest.hexdigest()
 
     def delete(self, key: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(key))
-        except FileNotFoundError:
-            pass
 
     def copy_from(self, path: str) -> tuple[str, int, str]:
         with open(path, "rb") as handle:
@@ -173,5 +178,3 @@ class LocalFileStorage:
 def _chunks(source: BinaryIO, size: int = 64 * 1024) -> Iterator[bytes]:
     while chunk := source.read(size):
         yield chunk
-
-

@@ -224,6 +224,7 @@ class EditContentView(_ContentFormView):
             "attachments": item.attachments,
             "max_upload_mb": self.request.registry.settings["qzt.upload.max_bytes"] >> 20,
             "accept": ",".join(f".{ext}" for ext in FORMATS),
+            "accepted_names": " ".join(ext.upper() for ext in FORMATS),
         }
 
 
@@ -385,6 +386,8 @@ def upload_attachment(context: ContentItem, request: Request) -> Response:
     if length is None or length > limit + MULTIPART_ALLOWANCE:
         return _too_large(request, context, limit)
     check_csrf_origin(request, raises=True)
+    # Parsing spools a large body to a temporary file that WebOb never closes itself.
+    request.add_finished_callback(lambda r: r.body_file_raw.close())
     check_csrf_token(request, raises=True)
     upload = request.POST.get("upload")
     if not hasattr(upload, "file"):

@@ -41,7 +41,9 @@ class Transition:
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("submit", State.DRAFT, State.PENDING, Perm.CONTENT_SUBMIT, N_("Submit for review")),
     Transition("withdraw", State.PENDING, State.DRAFT, Perm.CONTENT_SUBMIT, N_("Withdraw")),
-    Transition("publish", State.PENDING, State.PUBLISHED, Perm.CONTENT_REVIEW, N_("Approve and publish")),
+    Transition(
+        "publish", State.PENDING, State.PUBLISHED, Perm.CONTENT_REVIEW, N_("Approve and publish")
+    ),
     Transition("reject", State.PENDING, State.DRAFT, Perm.CONTENT_REVIEW, N_("Send back"), True),
     Transition("retract", State.PUBLISHED, State.DRAFT, Perm.CONTENT_REVIEW, N_("Retract"), True),
     Transition("archive", State.PUBLISHED, State.ARCHIVED, Perm.CONTENT_ARCHIVE, N_("Archive")),
@@ -113,19 +115,19 @@ def _principals(item: ContentItem) -> dict[str, list[str]]:
 
 
 def acl_for(item: ContentItem) -> list[ACE]:
-    acl: list[ACE] = [(Allow, P.role(Role.ADMIN), ALL_PERMISSIONS)]  # type: ignore[list-item]
+    acl: list[ACE] = [(Allow, P.role(Role.ADMIN), ALL_PERMISSIONS)]
     who = _principals(item)
     for group, perms in STATE_MAP[State(item.state)].items():
         acl.extend((Allow, principal, perm) for principal in who[group] for perm in perms)
-    acl.append(DENY_ALL)  # type: ignore[arg-type]
+    acl.append(DENY_ALL)
     return acl
 
 
 def attachment_acl(item: ContentItem) -> list[ACE]:
     """An attachment may be downloaded by whoever may view its item."""
-    return [ace for ace in acl_for(item) if ace[2] in (Perm.ATTACHMENT_DOWNLOAD, ALL_PERMISSIONS)] + [
-        DENY_ALL  # type: ignore[list-item]
-    ]
+    return [
+        ace for ace in acl_for(item) if ace[2] in (Perm.ATTACHMENT_DOWNLOAD, ALL_PERMISSIONS)
+    ] + [DENY_ALL]
 
 
 def available(item: ContentItem, allowed: Callable[[Perm], bool]) -> list[Transition]:

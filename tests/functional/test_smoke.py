@@ -35,3 +35,21 @@ def test_unpublished_item_is_hidden_from_visitors(testapp, dbsession):
     testapp.get(f"/content/{draft.id}", status=303)  # to the login page
     published = factories.ContentItemFactory()
     assert published.title in testapp.get(f"/content/{published.id}").text
+
+
+def test_a_reviewer_publishes_from_the_item_page(testapp, dbsession, login):
+    from portal.roles import Role
+
+    reviewer = factories.UserFactory(roles=[Role.REVIEWER])
+    item = factories.ContentItemFactory(state="pending", title="待发布的惠企政策")
+    login(reviewer)
+    page = testapp.get(f"/content/{item.id}")
+    form = next(
+        f
+        for f in page.forms.values()
+        if f.get("transition", default=None) and f["transition"].value == "publish"
+    )
+    form.submit().follow()
+    dbsession.refresh(item)
+    assert item.state == "published"
+    assert "待发布的惠企政策" in testapp.get("/policies").text

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 from pyramid.config import Configurator
+from pyramid.events import ApplicationCreated, subscriber
 from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.request import Request
@@ -70,6 +72,20 @@ def _cache_policy(request: Request, response: Response) -> None:
         response.cache_control.no_cache = True
         response.conditional_response = True
         response.vary = ("Cookie", "Accept-Language")
+
+
+@subscriber(ApplicationCreated)
+def freeze_startup_objects(event: ApplicationCreated) -> None:
+    """Keep the garbage collector away from the objects the app was built from.
+
+    Why: the imported modules and the configured app (registry, mappers, views)
+    are a few hundred thousand objects that live as long as the process, and every
+    full collection walked all of them: the benchmark saw pauses over 100 ms, each
+    stalling every request in flight. Frozen, they are left out of collections for
+    good; the per-request garbage is collected as before.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def fmt_date(value: date | datetime | None, with_time: bool = False) -> str:

@@ -1,4 +1,7 @@
-"""Industries: the 20 sections of GB/T 4754-2017 (国民经济行业分类), shared by enterprises and content."""
+"""Industries: the 20 sections of GB/T 4754-2017 (国民经济行业分类).
+
+Shared by enterprises and content.
+"""
 
 from __future__ import annotations
 

@@ -68,9 +68,12 @@ def save(catalog: Catalog, locale: str) -> None:
 
 def missing(locale: str = "zh_CN") -> list[str]:
     catalog = load(locale)
-    return sorted(
-        m for m in extract() if not (catalog.get(m) is not None and catalog.get(m).string)
-    )
+
+    def translated(msgid: str) -> bool:
+        message = catalog.get(msgid)
+        return message is not None and bool(message.string)
+
+    return sorted(m for m in extract() if not translated(m))
 
 
 def update(translations: dict[str, str] | None = None) -> None:

@@ -34,11 +34,13 @@ def test_directory_groups_departments_by_category(testapp, dbsession):
     factories.DepartmentFactory(name="市商务局", category="经济发展")
     page = testapp.get("/departments")
     assert page.text.index("综合管理") != page.text.index("经济发展")
-    assert "市财政局" in page.text and "市商务局" in page.text
+    assert "市财政局" in page.text
+    assert "市商务局" in page.text
 
 
 def test_meeting_entry_lists_department_heads(testapp, dbsession):
     dept = factories.DepartmentFactory(name="市商务局")
     factories.UserFactory(display_name="陈主任", department=dept, roles=[Role.HEAD])
     page = testapp.get("/meetings")
-    assert "市商务局" in page.text and "陈主任" in page.text
+    assert "市商务局" in page.text
+    assert "陈主任" in page.text

@@ -93,4 +93,5 @@ def test_success_redirects(request_, dbsession):
     view = AddTwoDepartments(None, request_)
     view.clash_code = "fresh-code"
     response = view()
-    assert response.status_int == 303 and response.location == "/done"
+    assert response.status_int == 303
+    assert response.location == "/done"

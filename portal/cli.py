@@ -96,6 +96,18 @@ def cmd_purge_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    import portal.models  # noqa: F401  (a command has no app to configure every mapper first)
+    from portal.searching import build_indexer
+
+    settings = load_settings(args.ini)
+    indexer = build_indexer(settings)
+    with db_session(settings) as db:
+        count = indexer.rebuild(db)
+    print(f"search index rebuilt: {count} published items")
+    return 0
+
+
 def cmd_demo_accounts(args: argparse.Namespace) -> int:
     from portal.sampledata import DEMO_ACCOUNTS, DEMO_PASSWORD
 
@@ -132,6 +144,9 @@ def parser() -> argparse.ArgumentParser:
 
     ps = sub.add_parser("purge-sessions", help="delete expired sessions")
     ps.set_defaults(func=cmd_purge_sessions)
+
+    r = sub.add_parser("reindex", help="rebuild the search index from the database")
+    r.set_defaults(func=cmd_reindex)
 
     d = sub.add_parser("demo-accounts", help="list the demo accounts")
     d.set_defaults(func=cmd_demo_accounts)

@@ -64,11 +64,20 @@ class Base(DeclarativeBase):
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # SQLite ignores foreign keys unless asked per connection; WAL lets the portal
     # read while the importer or another process writes.
+    # The pysqlite driver starts transactions lazily and on its own terms, which
+    # breaks SAVEPOINT: a RELEASE then commits for real (forms save inside a
+    # savepoint, tests roll back an outer transaction). Taking over BEGIN is
+    # SQLAlchemy's documented remedy (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def make_engine(settings: dict[str, Any], prefix: str = "sqlalchemy.") -> Engine:
@@ -84,6 +93,7 @@ def make_engine(settings: dict[str, Any], prefix: str = "sqlalchemy.") -> Engine
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 

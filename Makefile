@@ -54,6 +54,6 @@ bench: install ## run the benchmarks (see bench/README.md)
 	$(BIN)/python bench/portal.py
 
 clean: ## remove the virtualenv and local data
-	rm -rf $(VENV) var/qzt.sqlite* var/files
+	rm -rf $(VENV) var/qzt.sqlite* var/files var/index
 
 .PHONY: help install db run test lint format messages bench clean

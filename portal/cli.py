@@ -73,13 +73,22 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from portal.content.importer import import_file
+    from portal.searching import build_indexer
 
     settings = load_settings(args.ini)
+    indexer = build_indexer(settings)
     with db_session(settings) as db:
         report = import_file(
             db, settings, args.file, section=args.section, publish=not args.draft, limit=args.limit
         )
+        # Outbox rows in the import's own transaction: if indexing below is cut
+        # short, the running portal finishes it (it drains the outbox).
+        for content_id in report.changed_ids:
+            indexer.enqueue(db, content_id)
+        bind = db.get_bind()
+    indexed = indexer.drain(bind, report.changed_ids) if report.changed_ids else 0
     print(report.summary())
+    print(f"search index updated for {indexed} items")
     for line in report.rejections[: args.show_rejected]:
         print("  rejected:", line)
     return 0 if report.ok else 1

@@ -153,7 +153,7 @@ SETTINGS: tuple[Setting, ...] = (
         30,
         "QZT_SEARCH_DRAIN_INTERVAL",
         int,
-        "Seconds between re-indexing passes over the search outbox (crash repair); 0 = only at start.",
+        "Seconds between passes over the search outbox (crash repair); 0 = only at start.",
     ),
     Setting(
         "qzt.search.writer_timeout",
@@ -169,7 +169,7 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Longer searches are cut to this many characters, and the page says so.",
     ),
-    Setting("qzt.search.page_size", 10, "QZT_SEARCH_PAGE_SIZE", int, "Hits per search result page."),
+    Setting("qzt.search.page_size", 10, "QZT_SEARCH_PAGE_SIZE", int, "Hits per search page."),
     Setting(
         "qzt.hsts", False, "QZT_HSTS", asbool, "Send Strict-Transport-Security (only behind HTTPS)."
     ),

@@ -52,7 +52,7 @@ class BulkSegmentWriter(SegmentWriter):
         super().__init__(ix, **kwargs)
         # A copy: the index object shares its schema with every writer it makes, and
         # switching text indexing off there would silence the next ordinary writer.
-        self.schema = copy.deepcopy(self.schema)
+        self.schema: Any = copy.deepcopy(self.schema)
         self.text_fields = {
             name: field for name, field in self.schema.items() if isinstance(field, TermsField)
         }

@@ -61,6 +61,8 @@ class ImportReport:
     read: int = 0
     rejections: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: ids of the items created or updated, for whoever keeps derived data (search)
+    changed_ids: list[int] = field(default_factory=list)
 
     @property
     def rejected(self) -> int:
@@ -273,6 +275,7 @@ class Importer:
     def _update(self, _pending: _Pending, changes: dict[str, Any], item: ContentItem) -> None:
         self.service.update(item, changes, None)
         self.report.updated += 1
+        self.report.changed_ids.append(item.id)
 
     def _insert_one(self, pending: _Pending) -> None:
         self._insert([pending])
@@ -292,6 +295,7 @@ class Importer:
             )  # fmt: skip
             self.db.add_all(self._events(pending, item, now))
         self.db.flush()
+        self.report.changed_ids.extend(item.id for item in items)
 
     def _new_item(self, pending: _Pending, now: datetime) -> ContentItem:
         data = pending.data

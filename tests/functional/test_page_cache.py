@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import webtest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from portal import main
 from portal.content.models import ContentItem
@@ -60,8 +60,8 @@ def test_the_stored_page_is_served_until_something_shown_changes(testapp, dbsess
     assert titles_on_home(testapp) == ["原来的标题"]
 
     # A write that bypasses the ORM (and so the token) proves the page is the stored one.
-    dbsession.connection().exec_driver_sql(
-        "UPDATE content_items SET title = '绕过缓存的改动' WHERE id = ?", (item.id,)
+    dbsession.connection().execute(
+        text("UPDATE content_items SET title = '绕过缓存的改动' WHERE id = :id"), {"id": item.id}
     )
     assert titles_on_home(testapp) == ["原来的标题"]
 

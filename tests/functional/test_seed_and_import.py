@@ -17,6 +17,7 @@ from portal.departments.models import Department, Leader, leader_departments
 from portal.links.models import FriendLink
 from portal.roles import Role
 from portal.sampledata import DEMO_ACCOUNTS, DEMO_PASSWORD, load_sample_data
+from portal.searching import build_indexer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -173,6 +174,7 @@ def test_the_directory_lists_every_department_with_its_supervising_leader(seeded
 def test_migrate_seed_and_import_from_the_command_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("QZT_DATABASE_URL", f"sqlite:///{tmp_path}/cli.sqlite")
     monkeypatch.setenv("QZT_STORAGE_DIR", str(tmp_path / "files"))
+    monkeypatch.setenv("QZT_SEARCH_INDEX_DIR", str(tmp_path / "index"))
     ini = str(ROOT / "development.ini")
     laws = tmp_path / "laws.jsonl"
     good = {
@@ -197,3 +199,18 @@ def test_migrate_seed_and_import_from_the_command_line(tmp_path, monkeypatch, ca
     assert "rejected: line 2: not valid JSON" in out
     assert DEMO_PASSWORD in out
     assert "fgj-head" in out
+    assert "search index updated for 1 items" in out
+    indexed = build_indexer(cli.load_settings(ini)).service
+    imported = cli_imported_id(tmp_path)
+    assert f"content:{imported}" in set(indexed.document_ids())
+
+
+def cli_imported_id(tmp_path) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{tmp_path}/cli.sqlite")
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT id FROM content_items WHERE source_id = 'cli-1'"))
+        ident = int(found.scalar_one())
+    engine.dispose()
+    return ident

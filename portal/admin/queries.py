@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import groupby
-from math import ceil
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal.accounts.models import User, UserRole
 from portal.departments.models import Department, Leader
 from portal.links.models import FriendLink
+from portal.paging import Page, clamp
 from portal.roles import Role
 
 
@@ -26,28 +26,6 @@ class UserFilter:
     def as_query(self) -> dict[str, Any]:
         found: dict[str, Any] = {"q": self.q, "role": self.role, "department": self.department_id}
         return {k: v for k, v in found.items() if v not in (None, "")}
-
-
-@dataclass
-class Page:
-    """One page of results, in the shape the ``pager`` macro reads."""
-
-    items: list[Any]
-    number: int
-    size: int
-    total: int
-
-    @property
-    def count(self) -> int:
-        return max(1, ceil(self.total / self.size))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count
 
 
 def _user_search(flt: UserFilter) -> Select[User]:
@@ -74,7 +52,7 @@ def _user_search(flt: UserFilter) -> Select[User]:
 def users(db: Session, flt: UserFilter, number: int, size: int) -> Page:
     stmt = _user_search(flt)
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    number = max(1, min(number, max(1, ceil(total / size))))
+    number = clamp(number, total, size)
     rows = db.scalars(
         stmt.options(selectinload(User.department), selectinload(User.enterprise))
         .order_by(func.lower(User.login), User.id)

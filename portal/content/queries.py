@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from math import ceil
 from typing import Any
 
 from sqlalchemy import Select, extract, func, or_, select
 from sqlalchemy.orm import Session
 
+from portal import paging
 from portal.content.models import ContentIndustry, ContentItem, State
 
 
@@ -26,24 +26,10 @@ class ListingFilter:
 
 
 @dataclass
-class Page:
-    items: list[ContentItem]
-    number: int
-    size: int
-    total: int
+class Page(paging.Page):
+    """A listing page, with the years that have items (for the year filter)."""
+
     years: list[int] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return max(1, ceil(self.total / self.size))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.count
 
 
 def _published(section: str) -> Select[ContentItem]:
@@ -79,7 +65,7 @@ def listing(db: Session, section: str, flt: ListingFilter, number: int, size: in
         like = f"%{flt.q.strip()[:50]}%"
         stmt = stmt.where(or_(ContentItem.title.like(like), ContentItem.doc_number.like(like)))
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    number = max(1, min(number, max(1, ceil(total / size))))
+    number = paging.clamp(number, total, size)
     rows = db.scalars(
         stmt.order_by(ContentItem.published_at.desc(), ContentItem.id.desc())
         .limit(size)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import nh3
+
+from search import docnumbers
 
 # Rich text from editors and importers may only use document structure: no
 # scripts, styles, event handlers, iframes or forms. Links get rel=noopener.
@@ -39,21 +39,11 @@ def plain_to_html(text: str) -> str:
     return "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
 
 
-# Every bracket pair people type around the year of a 文号 becomes the official 〔〕.
-_BRACKETS = str.maketrans(dict.fromkeys("[(（［【〖", "〔") | dict.fromkeys("])）］】〗", "〕"))
-_YEAR_NIAN = re.compile(r"(?<=[^\d〔])((?:19|20)\d{2})年(?=\d)")
-_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
-
-
 def normalise_doc_number(raw: str) -> str:
     """One key for every way a 文号 is typed.
 
-    国办发〔2017〕47号 = 国办发[2017]47号 = 国办发(2017)47号 = 国办发2017年47号 → 国办发〔2017〕47号
+    国办发〔2017〕47号 = 国办发[2017]47号 = 国办发2017年47号 → 国办发〔2017〕47号.
+    The rule lives in ``search.docnumbers`` (a pure module that knows no domain), so
+    the column the portal stores and the terms the index holds can never disagree.
     """
-    s = raw.strip().translate(_FULLWIDTH_DIGITS).translate(_BRACKETS)
-    s = re.sub(r"\s+", "", s)
-    s = _YEAR_NIAN.sub(r"〔\1〕", s)
-    # "国办发2017 47号" typed without any brackets: year right after the agency
-    s = re.sub(r"^([^\d〔]+)((?:19|20)\d{2})(\d+号)$", r"\1〔\2〕\3", s)
-    s = re.sub(r"〔0*(\d+)〕0*(\d+)号", r"〔\1〕\2号", s)
-    return s
+    return docnumbers.normalise(raw)

@@ -18,6 +18,7 @@ from pyramid.i18n import get_localizer
 
 from forms import CSRFSchema
 from forms.accounts import LOGIN_NAME, _new_password, _password_confirm, _passwords_match
+from forms.types import Integer
 from portal.accounts.validation import phone_error
 from portal.i18n import N_, _
 from portal.roles import STAFF_ROLES, Role
@@ -88,14 +89,8 @@ def text(
     )
 
 
-class WholeNumber(colander.Int):
-    """``colander.Int`` whose error message is in our catalog."""
-
-    def deserialize(self, node: colander.SchemaNode, cstruct: Any) -> Any:
-        try:
-            return super().deserialize(node, cstruct)
-        except colander.Invalid:
-            raise colander.Invalid(node, _("Enter a whole number, e.g. 10.")) from None
+class WholeNumber(Integer):
+    message = _("Enter a whole number, e.g. 10.")
 
 
 def sort_order_node() -> colander.SchemaNode:

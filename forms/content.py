@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forms import CSRFSchema
+from forms.types import Date, Integer
 from forms.widgets import NativeDateWidget
 from portal.content.models import ContentItem, Section, State, Validity
 from portal.departments.models import Department
@@ -70,19 +71,6 @@ class ContentChoices:
 
 def _choices(kw: dict[str, Any]) -> ContentChoices:
     return kw.get("choices") or ContentChoices(kw["request"].dbsession)
-
-
-# -- types whose errors speak Chinese (colander ships no zh_CN catalog) -----------------
-class Integer(colander.Integer):
-    def deserialize(self, node: colander.SchemaNode, cstruct: Any) -> Any:
-        try:
-            return super().deserialize(node, cstruct)
-        except colander.Invalid:
-            raise colander.Invalid(node, _("Enter a whole number.")) from None
-
-
-class Date(colander.Date):
-    err_template = _("Enter a date as YYYY-MM-DD, e.g. 2026-03-02.")
 
 
 def _length(max_chars: int) -> colander.Length:

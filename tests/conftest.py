@@ -129,8 +129,8 @@ def tm(dbsession: Session) -> Iterator[transaction.TransactionManager]:
     manager.abort()
 
 
-@pytest.fixture
-def testapp(app: Any, tm: transaction.TransactionManager, dbsession: Session) -> webtest.TestApp:
+def web(app: Any, tm: transaction.TransactionManager, dbsession: Session) -> webtest.TestApp:
+    """A WebTest client whose requests run in the test's rolled-back transaction."""
     return webtest.TestApp(
         app,
         extra_environ={
@@ -139,6 +139,20 @@ def testapp(app: Any, tm: transaction.TransactionManager, dbsession: Session) ->
             "tm.manager": tm,
             "qzt.dbsession": dbsession,
         },
+    )
+
+
+@pytest.fixture
+def testapp(app: Any, tm: transaction.TransactionManager, dbsession: Session) -> webtest.TestApp:
+    return web(app, tm, dbsession)
+
+
+def transition_form(page: webtest.TestResponse, name: str) -> Any:
+    """The form on ``page`` that posts the workflow transition ``name``."""
+    return next(
+        f
+        for f in page.forms.values()
+        if f.get("transition", default=None) and f["transition"].value == name
     )
 
 

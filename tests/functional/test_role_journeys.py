@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from portal.sampledata import DEMO_PASSWORD, load_sample_data
+from tests.conftest import transition_form
 
 ALL_ADMIN = ["/admin", "/admin/users", "/admin/departments", "/admin/leaders", "/admin/links"]
 PUBLIC = ["/", "/policies", "/regulations", "/industry-news", "/service-news", "/departments"]
@@ -72,11 +73,7 @@ def test_editor_writes_a_draft_and_submits_it(testapp, city):
     form["summary"] = "支持外贸企业参加境外展会。"
     form["body"] = "<p>对参加境外展会的企业给予展位费补贴。</p>"
     edit = form.submit("save").follow()
-    submit = next(
-        f
-        for f in edit.forms.values()
-        if f.get("transition", default=None) and f["transition"].value == "submit"
-    )
+    submit = transition_form(edit, "submit")
     submit.submit().follow()
     assert "关于支持外贸企业拓展新兴市场的通知" in testapp.get("/manage").text
     visit(testapp, ALL_ADMIN, status=403)
@@ -92,11 +89,7 @@ def test_reviewer_publishes_what_waits_for_review(testapp, city):
     assert pending is not None, "the sample data has items awaiting review"
     assert pending.title in testapp.get("/manage").text
     item_page = testapp.get(f"/content/{pending.id}")
-    publish = next(
-        f
-        for f in item_page.forms.values()
-        if f.get("transition", default=None) and f["transition"].value == "publish"
-    )
+    publish = transition_form(item_page, "publish")
     publish.submit().follow()
     city.refresh(pending)
     assert pending.state == "published"

@@ -14,6 +14,7 @@ from portal import main
 from portal.db import Base
 from portal.roles import Role
 from tests import factories
+from tests.conftest import web
 
 URLS = {
     "html": "/",
@@ -56,15 +57,7 @@ def test_redirects_and_error_pages_carry_them_too(testapp, dbsession):
 @pytest.fixture
 def hsts_app(settings, engine, tm, dbsession) -> webtest.TestApp:
     app = main({}, **{**settings, "qzt.engine": engine, "qzt.hsts": True})
-    return webtest.TestApp(
-        app,
-        extra_environ={
-            "HTTP_HOST": "localhost",
-            "tm.active": True,
-            "tm.manager": tm,
-            "qzt.dbsession": dbsession,
-        },
-    )
+    return web(app, tm, dbsession)
 
 
 @pytest.mark.parametrize("url", URLS.values(), ids=list(URLS))

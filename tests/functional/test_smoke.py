@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests import factories
+from tests.conftest import transition_form
 
 
 def test_home_shows_four_columns_and_sidebar(testapp, dbsession):
@@ -47,11 +48,7 @@ def test_a_reviewer_publishes_from_the_item_page(testapp, dbsession, login):
     item = factories.ContentItemFactory(state="pending", title="待发布的惠企政策")
     login(reviewer)
     page = testapp.get(f"/content/{item.id}")
-    form = next(
-        f
-        for f in page.forms.values()
-        if f.get("transition", default=None) and f["transition"].value == "publish"
-    )
+    form = transition_form(page, "publish")
     form.submit().follow()
     dbsession.refresh(item)
     assert item.state == "published"

@@ -29,10 +29,17 @@ db: install ## migrate the database and load the sample data once
 	$(BIN)/qzt --ini $(INI) migrate
 	$(BIN)/qzt --ini $(INI) seed
 
-run: db ## serve the portal on http://127.0.0.1:6543 (SQLite, in-process broker)
-	@echo; echo "  企政通 is at http://127.0.0.1:6543/"; echo
+run: db ## serve the portal on http://127.0.0.1:6543 and the realtime server on :6544
+	@echo; echo "  企政通 is at http://127.0.0.1:6543/  (realtime: ws://127.0.0.1:6544/ws)"; echo
 	@$(BIN)/qzt --ini $(INI) demo-accounts; echo
-	$(BIN)/pserve $(INI)
+	@# Both in the foreground: Ctrl-C (or either one exiting) stops both.
+	@trap 'kill $$rt $$web 2>/dev/null; wait' INT TERM EXIT; \
+	$(BIN)/qzt-realtime --ini $(INI) & rt=$$!; \
+	$(BIN)/pserve $(INI) & web=$$!; \
+	wait -n $$rt $$web
+
+realtime: install ## run only the realtime server (chat, presence, meeting signalling)
+	$(BIN)/qzt-realtime --ini $(INI)
 
 test: install ## run the whole test suite (PostgreSQL/Redis/Chromium tests skip if absent)
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -56,4 +63,4 @@ bench: install ## run the benchmarks (see bench/README.md)
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var/qzt.sqlite* var/files var/index
 
-.PHONY: help install db run test lint format messages bench clean
+.PHONY: help install db run realtime test lint format messages bench clean

@@ -6,16 +6,23 @@
 
 Systems, each over the same 58,614 STARD articles (title + body):
 
-* ``whoosh-default``: whoosh's default analyzer, BM25F over title and body;
-* ``whoosh-jieba``: whoosh with jieba's ChineseAnalyzer, BM25F over title and body;
-* ``qzt``: the portal's search service (search.WhooshSearchService), called the way
-  the portal calls it (no facets or snippets for the relevance run);
-* ``qzt-whoosh-scorer``: the same analysis and query terms ranked by whoosh's own
+* ``whoosh-default``: whoosh's default analyzer, BM25F over title and body (baseline a);
+* ``whoosh-jieba``: whoosh with jieba's ChineseAnalyzer, BM25F over title and body
+  (baseline b);
+* ``qzt``: the portal's search service (search.WhooshSearchService) as the portal runs
+  it by default, without a term model, called the way the portal calls it (no facets
+  or snippets for the relevance run);
+* ``qzt+terms``: the same service with a term-association model (search/termmodel.py)
+  learned here, at start, from the tuning split's labelled pairs only;
+* ``qzt-whoosh-scorer``: qzt's analysis and query terms ranked by whoosh's own
   matcher tree instead of search/ranking.py, to show what the numpy ranking buys.
 
 Queries are split by id: ``int(id) % 3 == 0`` is held out (419 queries); the rest
-(816) is the tuning split that ``--tune`` may look at. Figures are printed one line
-per system: nDCG@10, MRR@10, Recall@10, Recall@100, and p50/p99 latency per query.
+(816) is the tuning split, the only one the term model and ``--tune`` ever see.
+Figures are printed one line per system: nDCG@10, MRR@10, Recall@10, Recall@100, and
+p50/p99 latency per query. For the term model, the held-out figures are also split by
+whether a relevant article was itself labelled in the tuning split (a model learned
+from labelled pairs can partly memorise the articles it saw).
 Indexes are cached under var/bench/ keyed by the corpus file, its size and mtime,
 and the analysis version, and reused on the next run (pass --rebuild to time a build).
 """
@@ -41,8 +48,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from search import schema as search_schema  # noqa: E402
+from search import termmodel  # noqa: E402
 from search.interfaces import Document, Query  # noqa: E402
-from search.querying import DEFAULT_WEIGHTS, Weights  # noqa: E402
+from search.querying import DEFAULT_WEIGHTS, TERM_MODEL_WEIGHTS, Weights  # noqa: E402
 from search.whoosh_backend import WhooshSearchService  # noqa: E402
 
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
@@ -71,7 +79,7 @@ def load_queries(queries: str, qrels: str, split: str) -> list[tuple[str, str, s
     out = []
     for row in read_jsonl(queries):
         qid = str(row["id"])
-        held_out = int(qid) % 3 == 0 if qid.isdigit() else False
+        held_out = termmodel.is_held_out(qid)
         if qid in relevant and (split == "all" or (split == "heldout") == held_out):
             out.append((qid, row["text"], relevant[qid]))
     return out
@@ -215,6 +223,38 @@ def qzt_whoosh_scorer(service: WhooshSearchService) -> Search:
     return run
 
 
+def learn_terms(
+    service: WhooshSearchService, corpus: str, queries: str, qrels: str, keep: Callable[[str], bool]
+) -> tuple[termmodel.TermModel, str]:
+    """A term model from the labelled pairs whose query id ``keep`` accepts, with the
+    index's own document shares as background (what ``python -m search.termmodel``
+    counts from the corpus file)."""
+    with Timer() as timer:
+        texts = {row["id"]: (row["title"], row["body"]) for row in read_jsonl(corpus)}
+        pairs = termmodel.labelled_pairs(texts, queries, qrels, keep)
+        model = termmodel.learn(pairs, service._reader().snapshot.doc_share)
+    entries = sum(len(v) for v in model.table.values())
+    return model, (
+        f"term model: {len(pairs)} tuning questions -> {len(model)} question terms, "
+        f"{entries} associations, learned in {timer.wall:.1f}s"
+    )
+
+
+def breakdown(
+    name: str, search: Search, queries: list[tuple[str, str, set[str]]], seen: set[str]
+) -> list[str]:
+    """The same run scored twice: against the relevant articles that were also labelled
+    in the tuning split, and against those that were not (queries without any such
+    article are left out of that line)."""
+    lines = []
+    for label, pick in (("labelled in tuning", True), ("not labelled in tuning", False)):
+        part = [(q, t, {d for d in rel if (d in seen) == pick}) for q, t, rel in queries]
+        part = [p for p in part if p[2]]
+        result = evaluate(f"{name} [{label}: {len(part)} q]", search, part)
+        lines.append(line(result).rsplit(" p50=", 1)[0])
+    return lines
+
+
 # -- baselines -------------------------------------------------------------------------
 
 
@@ -281,7 +321,9 @@ def laws_throughput(paths: list[str]) -> str:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def json_latency(index_dir: str, queries: list[tuple[str, str, set[str]]]) -> str:
+def json_latency(
+    index_dir: str, queries: list[tuple[str, str, set[str]]], term_model: str = ""
+) -> str:
     """Every query through GET /search.json (facets and snippets on), in-process."""
     import webtest
     from alembic import command
@@ -299,6 +341,8 @@ def json_latency(index_dir: str, queries: list[tuple[str, str, set[str]]]) -> st
                 "sqlalchemy.url": f"sqlite:///{tmp}/bench.sqlite",
                 "qzt.search.index_dir": index_dir,
                 "qzt.search.drain_interval": "0",
+                "qzt.search.term_model": term_model,
+                "qzt.jobs.enabled": "false",  # mail and digests have nothing to do here
             },
             environ={},
         )
@@ -319,38 +363,67 @@ def json_latency(index_dir: str, queries: list[tuple[str, str, set[str]]]) -> st
         p50 = latency[len(latency) // 2] * 1000
         p99 = latency[min(len(latency) - 1, int(len(latency) * 0.99))] * 1000
         engine.dispose()
-        return f"/search.json (facets + snippets, 10 hits): p50={p50:.1f}ms p99={p99:.1f}ms"
+        label = "with the term model" if term_model else "without a term model"
+        return (
+            f"/search.json (facets + snippets, 10 hits, {label}): p50={p50:.1f}ms p99={p99:.1f}ms"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def tune(service: WhooshSearchService, queries: list[tuple[str, str, set[str]]]) -> Weights:
-    """Coordinate ascent on nDCG@10 over a few Weights fields (tuning split only)."""
+def tune(
+    service: WhooshSearchService, corpus: str, queries_path: str, qrels: str, folds: int = 4
+) -> Weights:
+    """Coordinate ascent on nDCG@10 over Weights, by cross-validation inside the tuning
+    split: fold f's questions (``int(id) % folds == f``) are ranked with a term model
+    learned from the other folds, so no question is scored by a model that saw it.
+    Held-out questions are never read."""
+    queries = load_queries(queries_path, qrels, "tune")
+    models = []
+    for fold in range(folds):
+        model, _info = learn_terms(
+            service,
+            corpus,
+            queries_path,
+            qrels,
+            lambda qid, f=fold: not termmodel.is_held_out(qid) and int(qid) % folds != f,
+        )
+        models.append((model, [q for q in queries if int(q[0]) % folds == fold]))
+
+    def score(weights: Weights) -> float:
+        service.weights = weights
+        total = 0.0
+        for model, part in models:
+            service.term_model = model
+            total += evaluate("tune", qzt_search(service), part)["nDCG@10"] * len(part)
+        return total / len(queries)
+
     grid: dict[str, list[float]] = {
-        "title": [0.5, 1.0, 2.0, 3.0],
-        "body": [0.5, 1.0, 1.5],
-        "title_grams": [0.0, 0.5, 1.0, 2.0],
-        "grams": [0.25, 0.5, 1.0],
-        "k1": [0.6, 0.9, 1.2, 1.6],
-        "b": [0.3, 0.5, 0.75, 0.9],
-        "title_b": [0.3, 0.5, 0.75],
-        "max_gram_df": [0.02, 0.05, 0.08, 0.15, 1.0],
-        "max_word_df": [0.05, 0.1, 0.2, 1.0],
+        "title": [0.25, 0.5, 1.0],
+        "body": [1.0, 1.5, 2.0],
+        "grams": [0.5, 1.0, 1.5],
+        "k1": [1.2, 1.6, 2.0],
+        "b": [0.6, 0.75, 0.9],
+        "max_word_df": [0.1, 0.2, 1.0],
+        "expansion": [0.6, 0.8, 1.0, 1.4],
+        "expansion_grams": [0.25, 0.5, 1.0],
+        "expansion_titles": [1.0, 2.0, 3.0, 4.0],
+        "expansion_terms": [100, 200, 300, 400],
     }
-    best = service.weights
-    best_score = evaluate("tune", qzt_search(service), queries)["nDCG@10"]
-    print(f"start {best_score:.4f} {best}")
+    best = DEFAULT_WEIGHTS  # TERM_MODEL_WEIGHTS is where this ascent ended
+    best_score = score(best)
+    print(f"start {best_score:.4f} {best}", flush=True)
     for _round in range(2):
         for name, values in grid.items():
             for value in values:
                 candidate = dataclasses.replace(best, **{name: value})
-                service.weights = candidate
-                score = evaluate("tune", qzt_search(service), queries)["nDCG@10"]
-                if score > best_score + 1e-4:
-                    best, best_score = candidate, score
-                    print(f"  {name}={value}: {score:.4f}")
+                candidate_score = score(candidate)
+                if candidate_score > best_score + 1e-4:
+                    best, best_score = candidate, candidate_score
+                    print(f"  {name}={value}: {candidate_score:.4f}", flush=True)
     service.weights = best
-    print(f"best on the tuning split: nDCG@10={best_score:.4f}\n  {best}")
+    print(f"best by {folds}-fold cross-validation on the tuning split: nDCG@10={best_score:.4f}")
+    print(f"  {best}")
     return best
 
 
@@ -361,7 +434,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--qrels", default=os.path.join(STARD, "qrels-train.jsonl"))
     p.add_argument("--laws", nargs="*", default=LAWS)
     p.add_argument("--split", choices=["heldout", "tune", "all"], default="heldout")
-    p.add_argument("--systems", default="whoosh-default,whoosh-jieba,qzt,qzt-whoosh-scorer")
+    p.add_argument(
+        "--systems", default="whoosh-default,whoosh-jieba,qzt,qzt+terms,qzt-whoosh-scorer"
+    )
     p.add_argument("--rebuild", action="store_true", help="rebuild cached indexes (timed)")
     p.add_argument("--skip-laws", action="store_true")
     p.add_argument("--skip-json", action="store_true")
@@ -371,27 +446,37 @@ def main(argv: list[str] | None = None) -> int:
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
 
     service, built = qzt_index(args.corpus, args.rebuild)
+    not_held_out = lambda qid: not termmodel.is_held_out(qid)  # noqa: E731
     if args.tune:
-        tune(service, load_queries(args.queries, args.qrels, "tune"))
-        print(
-            line(
-                evaluate(
-                    "qzt (tuned)",
-                    qzt_search(service),
-                    load_queries(args.queries, args.qrels, "heldout"),
-                )
-            )
+        tune(service, args.corpus, args.queries, args.qrels)
+        service.term_model, _info = learn_terms(
+            service, args.corpus, args.queries, args.qrels, not_held_out
         )
+        held_out = load_queries(args.queries, args.qrels, "heldout")
+        print(line(evaluate("qzt+terms (tuned)", qzt_search(service), held_out)))
         return 0
 
     queries = load_queries(args.queries, args.qrels, args.split)
-    print(f"STARD: {len(queries)} {args.split} queries; weights: {DEFAULT_WEIGHTS}")
+    print(f"STARD: {len(queries)} {args.split} queries")
+    print(f"qzt weights: {DEFAULT_WEIGHTS}\nqzt+terms weights: {TERM_MODEL_WEIGHTS}")
+    model, learned = learn_terms(service, args.corpus, args.queries, args.qrels, not_held_out)
+    print(learned)
+    qzt_search(service)(queries[0][1])  # open the searcher (as a running portal has)
     builds = [built] if built else []
-    results = []
+    results, notes = [], []
     for system in systems:
-        if system == "qzt":
-            qzt_search(service)(queries[0][1])  # open the searcher (as a running portal has)
-            results.append(evaluate("qzt", qzt_search(service), queries))
+        if system in ("qzt", "qzt+terms"):
+            with_model = system == "qzt+terms"
+            service.term_model = model if with_model else None
+            service.weights = TERM_MODEL_WEIGHTS if with_model else DEFAULT_WEIGHTS
+            name = system if args.split == "heldout" or system == "qzt" else f"{system} (seen)"
+            results.append(evaluate(name, qzt_search(service), queries))
+            if args.split == "heldout":
+                seen = {
+                    d for _q, _t, rel in load_queries(args.queries, args.qrels, "tune") for d in rel
+                }
+                notes += breakdown(system, qzt_search(service), queries, seen)
+            service.term_model, service.weights = None, DEFAULT_WEIGHTS
         elif system == "qzt-whoosh-scorer":
             results.append(evaluate(system, qzt_whoosh_scorer(service), queries))
         else:
@@ -399,12 +484,17 @@ def main(argv: list[str] | None = None) -> int:
             builds.append(info)
             results.append(evaluate(system, baseline_search(ix), queries))
         print(line(results[-1]), flush=True)
+    for note in notes:
+        print(note)
     for info in builds:
         print(info)
     if not args.skip_laws:
         print(laws_throughput(args.laws), flush=True)
     if not args.skip_json:
         print(json_latency(service.path, queries), flush=True)
+        path = os.path.join(CACHE, "stard-terms-tune.json.gz")
+        model.save(path)
+        print(json_latency(service.path, queries, path), flush=True)
     return 0
 
 

@@ -28,6 +28,8 @@ def main(global_config: dict[str, Any] | None, **raw_settings: Any) -> Router:
         config.include("portal.web")  # templates, static, security headers, errors, caching
         config.include("forms")  # deform renders through our translator and templates
         config.include("portal.routes")  # every URL, resource factories
+        config.include("portal.jobs")  # config.add_job: the periodic scheduler
+        config.include("portal.mail")  # IMailer: outbox, SMTP/maildir delivery
         # -- domains ----------------------------------------------------------------
         config.include("portal.accounts")  # users, enterprises, login, registration
         config.include("portal.departments")  # the 58 departments, leaders
@@ -35,5 +37,9 @@ def main(global_config: dict[str, Any] | None, **raw_settings: Any) -> Router:
         config.include("portal.content")  # sections, workflow, attachments, importer
         config.include("portal.searching")  # search service, indexing after commit, /search
         config.include("portal.home")  # the home page
+        config.include("portal.chat")  # conversations with online departments (HTTP side)
+        config.include("portal.meetings")  # 视频交流预约: availability, bookings, meeting room
+        config.include("portal.complaints")  # cases, workflow, deadlines, Open311
+        config.include("portal.digests")  # daily/weekly digests to leaders and the mayor
         config.include("portal.admin")  # administration screens
         return config.make_wsgi_app()

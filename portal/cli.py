@@ -161,6 +161,14 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo-accounts", help="list the demo accounts")
     d.set_defaults(func=cmd_demo_accounts)
+
+    from portal import jobs
+    from portal.digests import cli as digest_cli
+    from portal.mail import cli as mail_cli
+
+    jobs.register_cli(sub)  # qzt jobs
+    mail_cli.register(sub)  # qzt mail send|status|retry
+    digest_cli.register(sub)  # qzt digest daily|weekly|due
     return p
 
 

@@ -76,8 +76,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: execution option of a bind whose transactions take SQLite's write lock at BEGIN
+SQLITE_IMMEDIATE = "qzt_sqlite_immediate"
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # Why IMMEDIATE for requests that write: a transaction that has read cannot then
+    # write while another connection (the realtime server, a job thread) is writing;
+    # SQLite answers "database is locked" at once instead of waiting its busy timeout
+    # (it would deadlock otherwise). Taking the write lock first makes it wait.
+    immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _sqlite_busy_is_retryable(context: Any) -> None:
+    # A read-only request that writes after all (a session touch) can still meet the
+    # case above; running it again from the start is the remedy, as for a
+    # serialization failure on PostgreSQL.
+    from pyramid_retry import mark_error_retryable
+
+    if context.sqlalchemy_exception is not None and "database is locked" in str(
+        context.original_exception
+    ):
+        mark_error_retryable(context.sqlalchemy_exception)
 
 
 def make_engine(settings: dict[str, Any], prefix: str = "sqlalchemy.") -> Engine:
@@ -94,6 +115,7 @@ def make_engine(settings: dict[str, Any], prefix: str = "sqlalchemy.") -> Engine
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "handle_error", _sqlite_busy_is_retryable)
     return engine
 
 
@@ -114,7 +136,20 @@ def _dbsession(request: Request) -> Session:
     if session is None:
         factory = request.registry["dbsession_factory"]
         session = session_for_transaction(factory, request.tm)
+        bind = session.get_bind()
+        if bind.dialect.name == "sqlite" and _sqlite_takes_write_lock(request):
+            session.bind = bind.execution_options(**{SQLITE_IMMEDIATE: True})
     return session
+
+
+def _sqlite_takes_write_lock(request: Request) -> bool:
+    # A page view reads in a deferred transaction, so that views never wait for each
+    # other. If it writes after all (a flash message popped, a session touched) while
+    # another connection wrote since its first read, SQLite refuses at once and
+    # pyramid_retry runs it again. That second attempt takes the write lock first and
+    # so waits its turn: otherwise a busy realtime server or a slow page could lose
+    # the race on every attempt and the user would see a 500.
+    return request.method not in ("GET", "HEAD") or request.environ.get("retry.attempt", 0) > 0
 
 
 #: bodies larger than this (or of unknown length) are not retried, see retry_attempts

@@ -113,6 +113,8 @@ def _not_found_when_missing(factory: Any) -> Any:
         try:
             return factory(request)
         except KeyError as exc:
+            # the error page checks permissions (the layout's menu) against a context
+            request.context = Root(request)
             raise HTTPNotFound() from exc
 
     return wrapped
@@ -154,6 +156,114 @@ def includeme(config: Configurator) -> None:
     add("manage.revisions", "/manage/content/{id}/revisions", factory=content_factory)
     add("manage.attachments", "/manage/content/{id}/attachments", factory=content_factory)
     add("manage.attachment_delete", "/manage/attachments/{id}/delete", factory=attachment_factory)
+
+    # -- chat (HTTP side; the conversation itself is on the realtime server) ------------
+    from portal.chat import resources as chat
+
+    add("chat.token", "/realtime/token")
+    add("chat.mine", "/chat", factory=chat.area_factory)
+    add("chat.console", "/chat/console", factory=chat.area_factory)
+    add("chat.details", "/chat/details.json", factory=chat.area_factory)
+    add("chat.canned", "/chat/canned", factory=chat.area_factory)
+    add("chat.canned_edit", "/chat/canned/{id}", factory=chat.canned_factory)
+    add("chat.reports", "/chat/reports", factory=chat.area_factory)
+    add("chat.oversight", "/chat/oversight", factory=chat.area_factory)
+    add("chat.department", "/chat/with/{code}", factory=chat.department_factory)
+    add("chat.leave_message", "/chat/with/{code}/message", factory=chat.department_factory)
+    add("chat.conversation", "/chat/conversations/{id}", factory=chat.conversation_factory)
+    add("chat.rate", "/chat/conversations/{id}/rating", factory=chat.conversation_factory)
+    add("chat.to_case", "/chat/conversations/{id}/case", factory=chat.conversation_factory)
+    add("chat.upload", "/chat/conversations/{id}/files", factory=chat.conversation_factory)
+    add("chat.attachment", "/chat/files/{id}/{filename}", factory=chat.chat_attachment_factory)
+
+    # -- meetings: booking and the meeting room -----------------------------------------
+    from portal.meetings import resources as meetings
+
+    add("meetings.mine", "/meetings/mine", factory=meetings.desk_factory)
+    add("meetings.calendar", "/meetings/calendar", factory=meetings.desk_factory)
+    add("meetings.availability", "/meetings/availability", factory=meetings.desk_factory)
+    add("meetings.override_add", "/meetings/availability/overrides", factory=meetings.desk_factory)
+    add(
+        "meetings.override_delete",
+        "/meetings/availability/overrides/{id}/delete",
+        factory=meetings.override_factory,
+    )
+    add("meetings.rules", "/meetings/rules", factory=meetings.desk_factory)
+    add("meetings.head", "/meetings/heads/{id}", factory=meetings.head_factory)
+    add("meetings.booking", "/meetings/bookings/{id}", factory=meetings.booking_factory)
+    add(
+        "meetings.booking_action",
+        "/meetings/bookings/{id}/action",
+        factory=meetings.booking_factory,
+    )
+    add(
+        "meetings.booking_reschedule",
+        "/meetings/bookings/{id}/reschedule",
+        factory=meetings.booking_factory,
+    )
+    add(
+        "meetings.material",
+        "/meetings/materials/{id}/{filename}",
+        factory=meetings.material_factory,
+    )
+    add("meetings.link", "/meetings/link/{token}")
+    # the meeting room, its minutes and recordings (portal/meetings/room.py, minutes.py)
+    from portal.meetings import room
+
+    room_path = "/meetings/bookings/{id}"
+    add("meetings.room", room_path + "/room", factory=room.room_factory)
+    add("meetings.room_session", room_path + "/room/session", factory=room.room_factory)
+    add("meetings.room_invite", room_path + "/room/invite", factory=room.room_factory)
+    add("meetings.minutes", room_path + "/minutes", factory=room.room_factory)
+    add("meetings.minutes_edit", room_path + "/minutes/edit", factory=room.room_factory)
+    add("meetings.minutes_case", room_path + "/minutes/case", factory=room.room_factory)
+    add("meetings.recordings", "/meetings/recordings", factory=room.recordings_factory)
+    add("meetings.recording", "/meetings/recordings/{id}", factory=room.recording_factory)
+    add(
+        "meetings.recording_file",
+        "/meetings/recordings/{id}/files/{file}",
+        factory=room.recording_factory,
+    )
+
+    # -- complaints (cases) and the Open311 API -------------------------------------------
+    from portal.complaints import resources as cases
+
+    add("cases.list", "/cases", factory=cases.area_factory)
+    add("cases.new", "/cases/new", factory=cases.area_factory)
+    add("cases.stats", "/cases/stats", factory=cases.area_factory)
+    add("cases.stats_csv", "/cases/stats.csv", factory=cases.area_factory)
+    add("cases.catalogue", "/cases/catalogue", factory=cases.area_factory)
+    add("cases.detail", "/cases/{id}", factory=cases.case_factory)
+    add("cases.transition", "/cases/{id}/transition", factory=cases.case_factory)
+    add("cases.note", "/cases/{id}/note", factory=cases.case_factory)
+    add("cases.upload", "/cases/{id}/files", factory=cases.case_factory)
+    add("cases.file", "/cases/{id}/files/{key}/{filename}", factory=cases.case_attachment_factory)
+    add("open311.discovery", "/open311/v2/discovery.{format}")
+    add("open311.services", "/open311/v2/services.{format}")
+    add("open311.service", "/open311/v2/services/{code}.{format}")
+    add("open311.requests", "/open311/v2/requests.{format}")
+    add("open311.request", "/open311/v2/requests/{id}.{format}")
+
+    # -- digests and the leader dashboard -------------------------------------------------
+    def digests(name: str) -> Any:
+        def factory(request: Request) -> Any:
+            from portal.digests import resources
+
+            return getattr(resources, name)(request)
+
+        return factory
+
+    add("digests.daily", "/leader", factory=digests("own_desk"))
+    add("digests.weekly", "/leader/weekly", factory=digests("weekly_desk"))
+    add("digests.daily_for", "/leader/{id}", factory=digests("leader_desk"))
+    add("digests.deputy", "/leader/{id}/deputy", factory=digests("leader_desk"))
+    # the mail outbox (admin)
+    outbox_mail = _admin_factory("portal.mail.models.OutboxMail")
+    add("admin.mail", "/admin/mail")
+    add("admin.mail_detail", "/admin/mail/{id}", factory=outbox_mail)
+    add("admin.mail_html", "/admin/mail/{id}/html", factory=outbox_mail)
+    add("admin.mail_raw", "/admin/mail/{id}/raw", factory=outbox_mail)
+    add("admin.mail_retry", "/admin/mail/{id}/retry", factory=outbox_mail)
 
     # -- administration -------------------------------------------------------------
     add("admin.home", "/admin")

@@ -6,11 +6,13 @@ import gc
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from pyramid.config import Configurator
 from pyramid.events import ApplicationCreated, subscriber
 from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
+from pyramid.interfaces import IRoutesMapper
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import forbidden_view_config, notfound_view_config, view_config
@@ -24,7 +26,7 @@ CSP = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
-        "connect-src 'self' ws: wss:",
+        "connect-src 'self' {realtime}",
         "media-src 'self' blob:",
         "object-src 'none'",
         "base-uri 'self'",
@@ -36,11 +38,15 @@ CSP = "; ".join(
 
 def security_headers_tween_factory(handler: Callable[[Request], Response], registry: Any) -> Any:
     hsts = registry.settings["qzt.hsts"]
+    # Scripts may open websockets to the configured realtime server only, not anywhere.
+    realtime = urlsplit(registry.settings.get("qzt.realtime.public_url", ""))
+    origin = f" {realtime.scheme}://{realtime.netloc}" if realtime.netloc else ""
+    csp = CSP.replace(" {realtime}", origin)
 
     def tween(request: Request) -> Response:
-        response = handler(request)
+        response = _undecodable_query(request) or handler(request)
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("Content-Security-Policy", csp)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
@@ -51,6 +57,25 @@ def security_headers_tween_factory(handler: Callable[[Request], Response], regis
         return response
 
     return tween
+
+
+BAD_QUERY_PAGE = """<!DOCTYPE html><html lang="zh-CN"><meta charset="utf-8"><title>400</title>
+<h1>网址无法识别</h1><p>网址中含有无法识别的字符，请检查后重试。</p>
+<p><a href="/">返回首页</a></p></html>"""
+
+
+def _undecodable_query(request: Request) -> Response | None:
+    """A 400 for a query string that is not UTF-8 (``/?q=%FF``).
+
+    Every view, and the locale negotiator before them, reads ``request.GET``; WebOb
+    raises UnicodeDecodeError on such bytes, which would be a 500 on any page. The
+    answer is plain HTML: the templates themselves would read the query again.
+    """
+    try:
+        request.GET  # noqa: B018 (parsing is the check)
+    except UnicodeDecodeError:
+        return Response(BAD_QUERY_PAGE, status=400, content_type="text/html", charset="utf-8")
+    return None
 
 
 def _cache_policy(request: Request, response: Response) -> None:
@@ -97,8 +122,18 @@ def fmt_date(value: date | datetime | None, with_time: bool = False) -> str:
     return value.strftime("%Y-%m-%d")
 
 
-@notfound_view_config(renderer="portal:templates/layout/error.jinja2", append_slash=HTTPSeeOther)
-def not_found(request: Request) -> dict[str, Any]:
+# Pyramid's own ``append_slash=`` wraps this view in a way that re-applies the CSRF
+# check: a POST with a stale token to a URL that 404s then raised BadCSRFToken from
+# inside the error view and reached the visitor as a 500. So the redirect to the
+# slashed URL is done here, for safe methods only.
+@notfound_view_config(renderer="portal:templates/layout/error.jinja2")
+def not_found(request: Request) -> Any:
+    path = request.path_info
+    if request.method in ("GET", "HEAD") and not path.endswith("/"):
+        mapper = request.registry.getUtility(IRoutesMapper)
+        if any(route.match(path + "/") is not None for route in mapper.get_routes()):
+            query = "?" + request.query_string if request.query_string else ""
+            return HTTPSeeOther(location=request.path + "/" + query)
     request.response.status = 404
     return {"code": 404, "message": N_("The page you asked for does not exist.")}
 
@@ -124,8 +159,12 @@ def flash_messages(request: Request, queue: str = "") -> list[Any]:
     return list(request.session.pop_flash(queue))
 
 
-@view_config(context=BadCSRFToken, renderer="portal:templates/layout/error.jinja2")
-@view_config(context=BadCSRFOrigin, renderer="portal:templates/layout/error.jinja2")
+@view_config(
+    context=BadCSRFToken, renderer="portal:templates/layout/error.jinja2", require_csrf=False
+)
+@view_config(
+    context=BadCSRFOrigin, renderer="portal:templates/layout/error.jinja2", require_csrf=False
+)
 def bad_csrf(request: Request) -> dict[str, Any]:
     request.response.status = 400
     return {"code": 400, "message": N_("Your form expired. Please reload the page and try again.")}

@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from whoosh import query as wq
 
 from search import analysis, docnumbers
 from search.interfaces import EVERYONE, Query
 from search.ranking import ScoredTerm
+from search.termmodel import TermModel
 
 # msgids shown to the user (translated by the portal)
 TRUNCATED = "Your search was shortened to its first ${n} characters."
@@ -55,9 +56,31 @@ class Weights:
     #: a question made only of such terms keeps them
     max_gram_df: float = 1.0
     max_word_df: float = 0.2
+    #: with a term model (search/termmodel.py): the boost of the strongest expansion
+    #: term per field (statute words, their bigrams, law names), and how many to add
+    expansion: float = 1.0
+    expansion_grams: float = 0.5
+    expansion_titles: float = 3.0
+    expansion_terms: int = 300
 
 
 DEFAULT_WEIGHTS = Weights()
+
+#: The weights when a term model expands questions, chosen the same way but with a
+#: model in the loop (``bench/search.py --tune``: 4-fold cross-validation inside the
+#: tuning split, each fold ranked by a model learned from the other three). With a few
+#: hundred expansion terms per question, term frequency saturating sooner (k1 1.2) and
+#: long articles penalised more (b 0.9) pays; without a model it does not.
+TERM_MODEL_WEIGHTS = replace(
+    DEFAULT_WEIGHTS,
+    title=0.25,
+    body=2.0,
+    k1=1.2,
+    b=0.9,
+    expansion=0.8,
+    expansion_titles=4.0,
+    expansion_terms=200,
+)
 
 
 @dataclass
@@ -165,10 +188,17 @@ class Plan:
 
 
 def build(
-    q: Query, parsed: Parsed, weights: Weights, df: DocFrequency | None = None
+    q: Query,
+    parsed: Parsed,
+    weights: Weights,
+    df: DocFrequency | None = None,
+    model: TermModel | None = None,
 ) -> Plan | None:
-    """The plan for ``q``; ``None`` when nothing is asked."""
+    """The plan for ``q``; ``None`` when nothing is asked. With a term ``model``, the
+    free text and phrases are expanded with the statute terms associated with them."""
     terms = ranking(parsed.text, weights, df) + doc_number_terms(parsed.doc_numbers, weights)
+    if model is not None:
+        terms += model.expand(" ".join([parsed.text, *parsed.phrases]), weights)
     required: list[wq.Query] = []
     for phrase in parsed.phrases:
         must, title_must = _all_grams("grams", phrase), _all_grams("title_grams", phrase)

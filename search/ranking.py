@@ -208,8 +208,11 @@ class Snapshot:
 
         Fields not in SCORED_FIELDS (文号) add their boost as a constant per match.
         """
-        scores = np.zeros(self.size, dtype=np.float32)
+        scores = np.zeros(self.size, dtype=np.float64)
         n = self.live_count
+        # A question expanded by a term model has hundreds of terms: gather every
+        # field's postings and score them in one pass instead of one pass per term.
+        gathered: dict[str, tuple[list[np.ndarray], list[np.ndarray], list[float]]] = {}
         for field, term, boost in terms:
             ids, tf = self.postings(field, term)
             if not len(ids):
@@ -221,9 +224,18 @@ class Snapshot:
             # or an often-updated term's df exceeds the document count.
             df = len(ids) if self.all_live else int(np.count_nonzero(self.live[ids]))
             idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            all_ids, all_tf, factors = gathered.setdefault(field, ([], [], []))
+            all_ids.append(ids)
+            all_tf.append(tf)
+            factors.append(idf * boost)
+        for field, (all_ids, all_tf, factors) in gathered.items():
+            ids = np.concatenate(all_ids)
+            tf = np.concatenate(all_tf)
+            factor = np.repeat(np.asarray(factors, dtype=np.float32), [len(i) for i in all_ids])
             fb = b.get(field, default_b)
             norm = k1 * (1.0 - fb + fb * self.lengths[field][ids] / self.avg_length[field])
-            scores[ids] += (idf * boost) * tf * (k1 + 1.0) / (tf + norm)
+            part = factor * tf * (k1 + 1.0) / (tf + norm)
+            scores += np.bincount(ids, weights=part, minlength=self.size)
         return scores
 
     def facet_counts(self, matched: np.ndarray) -> dict[str, list[tuple[str, int]]]:

@@ -29,6 +29,7 @@ from zope.interface import implementer
 from search import analysis, querying, ranking, schema, snippets
 from search.bulk import BulkSegmentWriter
 from search.interfaces import Document, Hit, IIndexBatch, ISearchService, Query, Results
+from search.termmodel import TermModel
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,17 @@ class WhooshSearchService:
     def __init__(
         self,
         path: str,
-        weights: querying.Weights = querying.DEFAULT_WEIGHTS,
+        weights: querying.Weights | None = None,
         max_query_chars: int = 200,
         writer_timeout: float = 30.0,
+        term_model: TermModel | None = None,
     ) -> None:
         self.path = path
+        if weights is None:
+            weights = querying.TERM_MODEL_WEIGHTS if term_model else querying.DEFAULT_WEIGHTS
         self.weights = weights
+        #: expands questions with associated statute terms (search/termmodel.py)
+        self.term_model = term_model
         self.max_query_chars = max_query_chars
         self.writer_timeout = writer_timeout
         self._ix = self._open(path)
@@ -164,7 +170,9 @@ class WhooshSearchService:
     def search(self, query: Query) -> Results:
         parsed = querying.parse(query.text, self.max_query_chars)
         state = self._reader()
-        plan = querying.build(query, parsed, self.weights, state.snapshot.doc_share)
+        plan = querying.build(
+            query, parsed, self.weights, state.snapshot.doc_share, self.term_model
+        )
         notices = list(parsed.notices)
         if plan is None:
             if query.has_terms:

@@ -63,8 +63,11 @@ def settings(tmp_root: str, shared_clock: FrozenClock) -> dict[str, Any]:
         "sqlalchemy.url": url,
         "qzt.storage_dir": os.path.join(tmp_root, "files"),
         "qzt.search.index_dir": os.path.join(tmp_root, "index"),
+        "qzt.mail.maildir": os.path.join(tmp_root, "maildir"),
         "qzt.session.secure": "false",
         "qzt.upload.max_bytes": str(2 * 1024 * 1024),
+        # Tests call job functions directly on a frozen clock; no background thread.
+        "qzt.jobs.enabled": "false",
     }
     loaded = settings_mod.load(raw, environ={})
     loaded["qzt.clock"] = shared_clock
@@ -168,3 +171,16 @@ def login(testapp: webtest.TestApp) -> Any:
         return form.submit("submit")
 
     return do_login
+
+
+@pytest.fixture
+def smtpd() -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, a free port: ``smtpd.received``
+    lists what it accepted, ``smtpd.settings()`` points the SMTP transport at it."""
+    from tests.smtpserver import LoopbackSMTP
+
+    server = LoopbackSMTP().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User, UserRole
-from portal.content import queries
 from portal.content.models import ContentItem, State
 from portal.departments.models import Department, Leader
 from portal.permissions import Permission as Perm
@@ -64,20 +63,3 @@ def detail(context: Department, request: Request) -> dict[str, Any]:
         .limit(10)
     ).all()
     return {"department": context, "heads": heads_of(request, context), "recent": recent}
-
-
-@view_config(
-    route_name="meetings.entry",
-    renderer="portal:templates/departments/meetings.jinja2",
-    permission=Perm.VIEW,
-)
-def meetings_entry(request: Request) -> dict[str, Any]:
-    """视频交流预约: choose the department whose head you want to meet."""
-    heads = request.dbsession.execute(
-        select(Department, User)
-        .join(User, User.department_id == Department.id)
-        .join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == Role.HEAD.value, Department.is_active.is_(True))
-        .order_by(Department.sort_order)
-    ).all()
-    return {"heads": heads, "latest_service": queries.latest(request.dbsession, "service", 5)}

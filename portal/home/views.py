@@ -29,7 +29,7 @@ def home(request: Request) -> dict[str, Any]:
     db = request.dbsession
     n = request.registry.settings["qzt.home.items_per_column"]
     departments = db.execute(
-        select(Department.code, Department.short_name, Department.name)
+        select(Department.id, Department.code, Department.short_name, Department.name)
         .where(Department.is_active.is_(True))
         .order_by(Department.sort_order)
     ).all()

@@ -22,7 +22,9 @@ import portal.models  # noqa: F401  (a command has no app to configure every map
 from portal.accounts.passwords import Argon2PasswordHasher, IPasswordHasher
 from portal.departments.models import Department
 from portal.links.models import FriendLink
+from portal.sampledata.cases import load_cases
 from portal.sampledata.links import LINKS
+from portal.sampledata.meetings import load_availability
 from portal.sampledata.people import load_departments, load_leaders, load_people
 from portal.sampledata.publishing import load_content
 
@@ -72,6 +74,8 @@ def load_sample_data(db: Session, settings: dict[str, Any], force: bool = False)
     cast = load_people(db, departments, leaders, password_hash, ACCOUNTS_CREATED)
     load_links(db)
     load_content(db, settings, cast, departments, BASE_TIME)
+    load_availability(db)  # 视频交流预约: heads' weekly hours
+    load_cases(db, settings, BASE_TIME)  # 诉求: the routing catalogue and sample cases
     db.flush()
     return True
 

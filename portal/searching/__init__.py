@@ -20,11 +20,14 @@ from portal.searching.indexer import Drainer, Indexer, listen
 from search import ISearchService, make_service
 
 
+def _path(settings: dict[str, Any], value: str) -> str:
+    if not value or os.path.isabs(value):
+        return value
+    return os.path.join(str(settings.get("here", os.getcwd())), value)
+
+
 def index_dir(settings: dict[str, Any]) -> str:
-    path = str(settings["qzt.search.index_dir"])
-    if os.path.isabs(path):
-        return path
-    return os.path.join(str(settings.get("here", os.getcwd())), path)
+    return _path(settings, str(settings["qzt.search.index_dir"]))
 
 
 def build_indexer(settings: dict[str, Any]) -> Indexer:
@@ -34,6 +37,7 @@ def build_indexer(settings: dict[str, Any]) -> Indexer:
         index_dir(settings),
         max_query_chars=settings["qzt.search.max_query_chars"],
         writer_timeout=settings["qzt.search.writer_timeout"],
+        term_model=_path(settings, str(settings["qzt.search.term_model"])),
     )
     return Indexer(service, settings.get("qzt.clock") or SystemClock())
 

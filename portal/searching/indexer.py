@@ -81,10 +81,20 @@ class Indexer:
             items = {
                 i.id: i for i in db.scalars(select(ContentItem).where(ContentItem.id.in_(ids)))
             }
-            for content_id in sorted(ids):
-                item = items.get(content_id)
-                if item is not None and is_searchable(item):
-                    batch.upsert(to_document(item))
+            documents = {
+                content_id: to_document(items[content_id])
+                if content_id in items and is_searchable(items[content_id])
+                else None
+                for content_id in sorted(ids)
+            }
+            # End the read transaction before the slow index write. On SQLite a
+            # transaction that has read and later writes fails at once ("database
+            # is locked", no busy wait) if another connection wrote meanwhile; the
+            # DELETE below starts a fresh transaction instead.
+            db.rollback()
+            for content_id, document in documents.items():
+                if document is not None:
+                    batch.upsert(document)
                 else:
                     batch.delete(document_id(content_id))
         # The index has committed: now, and only now, the rows may go.

@@ -74,7 +74,7 @@ def parse(params: Any, page_size: int, principals: list[str]) -> SearchParams:
     status = _choice(values["status"], {v.value for v in Validity}, errors, "status", BAD_STATUS)
     year = None
     if values["year"]:
-        if values["year"].isdigit() and 1900 <= int(values["year"]) <= 2100:
+        if values["year"].isdecimal() and 1900 <= int(values["year"]) <= 2100:
             year = int(values["year"])
         else:
             errors["year"] = BAD_YEAR
@@ -86,7 +86,7 @@ def parse(params: Any, page_size: int, principals: list[str]) -> SearchParams:
     if dates["date_from"] and dates["date_to"] and dates["date_to"] < dates["date_from"]:
         errors["date_to"] = DATES_REVERSED
         dates["date_to"] = None
-    page = int(values["page"]) if values["page"].isdigit() else 1
+    page = int(values["page"]) if values["page"].isdecimal() else 1
     query = Query(
         text=values["q"],
         title=values["title"],

@@ -25,6 +25,7 @@ from portal import settings as settings_mod
 from portal.accounts.passwords import Argon2PasswordHasher
 from portal.db import make_engine
 from tests.conftest import require_service
+from tests.e2e.realtime import DeferredApp, RealtimeThread
 
 CHROMIUM = "/usr/bin/chromium"
 #: no network chatter of Chromium's own: the tests must not reach outside 127.0.0.1
@@ -85,6 +86,8 @@ class Site:
     url: str
     engine: Engine
     settings: dict[str, Any] = field(repr=False)
+    #: the realtime server beside the portal (tests/e2e/realtime.py)
+    realtime: Any = field(default=None, repr=False)
 
     def scalar(self, stmt: Any) -> Any:
         with Session(self.engine) as db:
@@ -145,15 +148,26 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         require_service(f"Chromium not installed at {CHROMIUM}")
     settings = e2e_settings(str(tmp_path_factory.mktemp("e2e")))
     engine = build_database(settings)
-    server = LiveServer(main({}, **{**settings, "qzt.engine": engine}))
+    # The portal and the realtime server each need the other's address (pages connect
+    # to the realtime server, which admits only the portal's Origin): bind the portal
+    # first, start the realtime server, then build the app (tests/e2e/realtime.py).
+    app = DeferredApp()
+    server = LiveServer(app)
+    realtime = RealtimeThread(settings, origins=[server.url])
+    settings.update(realtime.portal_settings())
+    app.app = main({}, **{**settings, "qzt.engine": engine})
     try:
-        yield Site(server.url, engine, settings)
+        yield Site(server.url, engine, settings, realtime)
     finally:
         server.stop()
+        realtime.stop()
         engine.dispose()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in
+# the main thread while it is open, and the tests after the browser tests (realtime
+# clients, aiortc peers) call asyncio.run, which refuses to start inside one.
+@pytest.fixture(scope="module")
 def browser(site: Site) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

@@ -271,3 +271,36 @@ def test_null_backend_answers_nothing_found(settings, engine, tmp_path):
     assert page.status_int == 200
     assert page.html.select_one("ol.hits li.empty")
     assert not os.path.exists(os.path.join(tmp_path, "index"))
+
+
+def test_a_configured_term_model_finds_statute_wording(settings, engine, tmp_path):
+    """``qzt.search.term_model`` names a model built by ``python -m search.termmodel``;
+    /search.json then answers a layperson's words with the article's own wording."""
+    from search import termmodel
+    from search.interfaces import Document
+
+    wages = ("劳动合同法第三十条", "用人单位应当向劳动者及时足额支付劳动报酬。")
+    other = ("森林法第二十条", "国有林业企业营造的林木，由营造单位管护。")
+    more = [("种子法第三条", "主管全国农作物种子工作。"), ("商标法第三条", "注册商标受法律保护。")]
+    pairs = [termmodel.Pair("老板拖着不给钱", [wages])]
+    model = termmodel.learn(pairs, termmodel.corpus_shares([wages, other, *more]))
+    model.save(str(tmp_path / "terms.json.gz"))
+    app = main(
+        {},
+        **{
+            **settings,
+            "here": str(tmp_path),
+            "qzt.engine": engine,
+            "qzt.search.index_dir": "index",
+            "qzt.search.term_model": "terms.json.gz",  # relative to the .ini's directory
+            "qzt.search.drain_interval": 0,
+            "qzt.page_cache.entries": 0,
+        },
+    )
+    service = app.registry["search_indexer"].service
+    with service.batch() as batch:
+        for n, (title, body) in enumerate([wages, other]):
+            batch.upsert(Document(id=f"content:{n}", title=title, body=body, url=f"/c/{n}"))
+    client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
+    found = client.get("/search.json", params={"q": "老板一直不给钱"}).json
+    assert [h["title"] for h in found["hits"]][:1] == ["劳动合同法第三十条"]

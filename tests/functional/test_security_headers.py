@@ -157,7 +157,50 @@ def objects(app, dbsession, clock, settings) -> dict[str, Any]:
         "user": factories.UserFactory(roles=[Role.STAFF], department=dept),
         "leader": factories.LeaderFactory(),
         "link": factories.FriendLinkFactory(),
+        **chat_objects(dept),
+        **mail_objects(dbsession, clock),
+        "case": complaints_objects(dept),
+        **meetings_objects(dbsession, dept),
     }
+
+
+def meetings_objects(dbsession: Any, dept: Any) -> dict[str, Any]:
+    from datetime import date
+
+    from portal.meetings.models import AvailabilityOverride
+    from tests import factories_meetings
+
+    factories_meetings.bind(dbsession)
+    head = factories_meetings.head(dept)
+    booking = factories_meetings.BookingFactory(
+        head_user=head, requester_user=factories_meetings.enterprise_user()
+    )
+    override = AvailabilityOverride(head_id=head.id, day=date(2026, 12, 1), note="出差")
+    dbsession.add(override)
+    dbsession.flush()
+    return {"head": head, "booking": booking, "override": override}
+
+
+def complaints_objects(dept: Any) -> Any:
+    from tests.factories_complaints import CaseFactory
+
+    return CaseFactory(department_id=dept.id)
+
+
+def chat_objects(dept: Any) -> dict[str, Any]:
+    from tests.factories_chat import CannedReplyFactory, ConversationFactory
+
+    return {
+        "conversation": ConversationFactory(department=dept),
+        "canned": CannedReplyFactory(department=dept),
+    }
+
+
+def mail_objects(dbsession: Any, clock: Any) -> dict[str, Any]:
+    from portal.mail.outbox import OutboxMailer
+
+    mailer = OutboxMailer(clock, sender="企政通 <noreply@example.gov.cn>", domain="example.gov.cn")
+    return {"mail": mailer.queue(dbsession, to=["a@example.cn"], subject="通知", text="正文")}
 
 
 def url_for(app: Any, route_name: str, objects: dict[str, Any]) -> str:
@@ -172,12 +215,22 @@ def url_for(app: Any, route_name: str, objects: dict[str, Any]) -> str:
         "admin.department": objects["dept"].id,
         "admin.leader": objects["leader"].id,
         "admin.link": objects["link"].id,
+        "chat.canned_edit": objects["canned"].id,
+        "chat.": objects["conversation"].id,
+        "admin.mail": objects["mail"],
+        "digests.": objects["leader"].id,
+        "cases.": objects["case"].id,
+        "meetings.override": objects["override"].id,
+        "meetings.head": objects["head"].id,
+        "meetings.": objects["booking"].id,
     }
     values = {
         "code": "en" if route_name == "locale" else objects["dept"].code,
         "section": "policy" if route_name.startswith("manage.") else "policies",
         "filename": attachment.filename,
         "subpath": "css/site.css",
+        "format": "json",
+        "token": "forged-link-token",
     }
     if route_name == "content.attachment":
         values["id"] = attachment.id
@@ -215,6 +268,11 @@ def test_every_post_without_the_token_is_refused(app, testapp, login, dbsession,
     before = snapshot(dbsession)
     for name in post_routes(app):
         url = url_for(app, name, objects)
+        if name.startswith("open311."):
+            # A machine API without cookies: the api_key, not a CSRF token, is its guard.
+            response = testapp.post(url, {"csrf_token": "forged"}, expect_errors=True)
+            assert response.status_int == 403, (name, url, response.status)
+            continue
         for body in ({}, {"csrf_token": "forged"}):
             response = testapp.post(url, body, expect_errors=True)
             assert response.status_int == 400, (name, url, response.status)
@@ -236,3 +294,19 @@ def test_javascript_may_send_the_token_as_a_header(testapp, login, dbsession):
     token = testapp.get("/account").forms["profile"]["csrf_token"].value
     testapp.post("/logout", headers={"X-CSRF-Token": token}, status=303)
     assert testapp.get("/account").status_int == 303
+
+
+@pytest.mark.parametrize("url", ["/content/999999", "/meetings/materials/" + "a" * 32 + "/x.pdf"])
+def test_a_post_with_a_stale_token_to_a_missing_object_is_a_404_not_a_500(testapp, login, url):
+    login(factories.UserFactory(roles=[Role.ADMIN]))
+    response = testapp.post(url, {"csrf_token": "forged"}, status=404)
+    assert "不存在" in response.text
+
+
+@pytest.mark.parametrize(
+    "url", ["/?q=%FF", "/search?q=%E4%B8", "/cases?q=%C0%AF", "/no-such?x=%FF"]
+)
+def test_a_query_string_that_is_not_utf8_is_a_400_not_a_500(testapp, url):
+    response = testapp.get(url, status=400)
+    assert "无法识别" in response.text
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

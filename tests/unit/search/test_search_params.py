@@ -84,6 +84,15 @@ def test_any_parameters_parse(values):
     assert len(form.query.text) <= params.TEXT_FIELDS["q"]
 
 
+def test_digits_that_are_not_numbers_are_refused_not_raised():
+    # "¹".isdigit() is true but int("¹") raises: found by the property test above
+    form = parse(q="就业", page="¹", year="²⁰²³")
+    assert form.query.page == 1
+    assert form.query.year is None
+    assert "year" in form.errors
+    assert parse(q="就业", page="２").query.page == 2  # full-width digits are numbers
+
+
 def test_the_portal_lists_every_notice_search_can_give():
     assert set(SEARCH_NOTICES) == {
         querying.TRUNCATED,

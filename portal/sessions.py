@@ -203,6 +203,14 @@ class SessionStore:
         )
 
 
+def current_session_id(request: Request) -> str | None:
+    """The id of the request's stored session row (a digest, not the cookie), if any."""
+    session = request.session
+    if isinstance(session, DatabaseSession) and session.row is not None:
+        return session.row.id
+    return None
+
+
 def _stored(row: WebSession) -> bool:
     return bool(inspect(row).persistent)
 

@@ -417,6 +417,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds after which staff whose process stopped refreshing them count as offline.",
     ),
     Setting(
+        "qzt.realtime.session_check",
+        15,
+        "QZT_REALTIME_SESSION_CHECK",
+        float,
+        "Seconds between checks that the portal sessions behind open connections still exist "
+        "(logout closes them).",
+    ),
+    Setting(
         "qzt.realtime.db_threads",
         8,
         "QZT_REALTIME_DB_THREADS",

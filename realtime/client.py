@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 TokenSource = str | None | Callable[[], str | None] | Callable[[], Awaitable[str | None]]
 #: close codes after which reconnecting cannot help
-FATAL_CLOSES = {4400, 4401}
+FATAL_CLOSES = {4400, 4401, 4403}  # 4403: the portal session ended
 
 
 class ClientError(Exception):

@@ -122,7 +122,8 @@ def load_handler_modules() -> None:
     """Import the modules whose ``@handler`` registrations make up the protocol."""
     import realtime.chat
     import realtime.meetings
-    import realtime.presence  # noqa: F401
+    import realtime.presence
+    import realtime.sessions  # noqa: F401
 
 
 @handler("ping", anonymous=True)

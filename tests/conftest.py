@@ -184,3 +184,14 @@ def smtpd() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def rt_world(engine: Engine) -> Iterator[Any]:
+    """Committed departments and people for tests that run the realtime server, which
+    works in transactions of its own (tests.realtime_harness.World); removed afterwards."""
+    from tests.realtime_harness import World
+
+    world = World(engine)
+    yield world
+    world.cleanup()

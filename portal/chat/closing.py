@@ -72,8 +72,6 @@ def rate(context: Conversation, request: Request) -> Any:
     back = request.route_path("chat.conversation", id=context.id)
     try:
         rating, comment = parse_rating(request.POST.get("rating"), request.POST.get("comment"))
-        if context.rating is not None:
-            raise InputError("rating", "This conversation has already been rated.")
         chat_service(request).rate(
             request.dbsession, actor_of(request), context.id, rating, comment
         )

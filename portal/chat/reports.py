@@ -29,10 +29,10 @@ from sqlalchemy.orm import Session
 
 from portal.chat.closing import RATINGS
 from portal.chat.models import Conversation, ConvState
-from portal.chat.resources import Scope, oversight_scope
 from portal.chat.views import TPL, translate
 from portal.clock import LOCAL_TZ, IClock, local
 from portal.departments.models import Department
+from portal.departments.oversight import Oversight, oversight_of
 from portal.i18n import N_
 from portal.permissions import Permission as Perm
 
@@ -123,7 +123,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def figures(
-    db: Session, scope: Scope, start: datetime, end: datetime
+    db: Session, scope: Oversight, start: datetime, end: datetime
 ) -> tuple[list[DepartmentFigures], DepartmentFigures]:
     """Figures per department for chats opened in [start, end), and their total."""
     stmt = select(
@@ -199,7 +199,7 @@ def percent(value: float | None) -> str:
 )
 def reports(request: Request) -> Any:
     start, end = period(request)
-    scope = oversight_scope(request.dbsession, request.user)
+    scope = oversight_of(request.dbsession, request.user)
     rows, total = figures(request.dbsession, scope, *bounds(start, end))
     if request.GET.get("format") == "csv":
         return _csv(request, rows, total, start, end)

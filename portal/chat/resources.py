@@ -10,7 +10,6 @@ ends in DENY_ALL, so nothing is inherited from the site's ACL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
@@ -20,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from portal import roles as P
 from portal.chat.models import CannedReply, ChatAttachment, Conversation, ConvState
-from portal.chat.service import oversight_scope as service_scope
-from portal.departments.models import Department, Leader, leader_departments
+from portal.departments.models import Department
+from portal.departments.oversight import oversight_of
 from portal.permissions import Permission as Perm
 from portal.roles import Role
 
@@ -35,32 +34,22 @@ def _dept_staff(department_id: int) -> list[str]:
     return [P.scoped(r, department_id) for r in CONSOLE_ROLES]
 
 
-def leader_user_ids(db: Session, department_id: int) -> list[int]:
-    """Accounts of the leaders who 分管 ``department_id``."""
-    return [
-        uid
-        for uid in db.scalars(
-            select(Leader.user_id)
-            .join(leader_departments, leader_departments.c.leader_id == Leader.id)
-            .where(leader_departments.c.department_id == department_id)
-        )
-        if uid is not None
-    ]
-
-
-def readers(db: Session, conversation: Conversation) -> list[str]:
-    """Principals that may read ``conversation`` (and download its attachments)."""
+def readers(db: Session, conversation: Conversation, user: Any) -> list[str]:
+    """Principals that may read ``conversation`` (and download its attachments):
+    its opener and enterprise, the department's staff, and ``user`` (the request's) if
+    they oversee the department by the city's one rule (a 分管领导, the mayor, a
+    supervisor of that department or of the city)."""
     found = [P.user(conversation.user_id), *_dept_staff(conversation.department_id)]
     if conversation.enterprise_id is not None:
         found.append(P.enterprise(conversation.enterprise_id))
-    found += [P.user(uid) for uid in leader_user_ids(db, conversation.department_id)]
-    found.append(P.role(Role.SUPERVISOR))
+    if user is not None and oversight_of(db, user).covers(conversation.department_id):
+        found.append(P.user(user.id))
     return found
 
 
-def conversation_acl(db: Session, conversation: Conversation) -> list[Any]:
+def conversation_acl(db: Session, conversation: Conversation, user: Any = None) -> list[Any]:
     acl: list[Any] = [ADMIN_ALL]
-    acl += [(Allow, p, Perm.CHAT_VIEW) for p in readers(db, conversation)]
+    acl += [(Allow, p, Perm.CHAT_VIEW) for p in readers(db, conversation, user)]
     opener = P.user(conversation.user_id)
     staff = _dept_staff(conversation.department_id)
     acl += [(Allow, p, Perm.CHAT_HANDLE) for p in staff]
@@ -107,7 +96,7 @@ def department_factory(request: Request) -> Department:
 
 def with_acl(request: Request, conversation: Conversation) -> Conversation:
     conversation.__acl__ = conversation_acl(  # type: ignore[attr-defined]
-        request.dbsession, conversation
+        request.dbsession, conversation, request.user
     )
     return conversation
 
@@ -134,7 +123,10 @@ def chat_attachment_factory(request: Request) -> ChatAttachment:
     assert conversation is not None  # the foreign key cascades
     found.__acl__ = [
         ADMIN_ALL,
-        *((Allow, p, Perm.CHAT_VIEW) for p in readers(request.dbsession, conversation)),
+        *(
+            (Allow, p, Perm.CHAT_VIEW)
+            for p in readers(request.dbsession, conversation, request.user)
+        ),
         DENY_ALL,
     ]
     return found
@@ -153,23 +145,3 @@ def canned_factory(request: Request) -> CannedReply:
         DENY_ALL,
     ]
     return found
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The departments whose chats a reader oversees: every one, or the listed ones."""
-
-    everything: bool
-    department_ids: frozenset[int]
-
-    def covers(self, department_id: int) -> bool:
-        return self.everything or department_id in self.department_ids
-
-
-def oversight_scope(db: Session, user: Any) -> Scope:
-    """The departments ``user`` oversees (the chat service's rule: supervisors all, a
-    leader those he 分管, a head his own)."""
-    if user is None:
-        return Scope(False, frozenset())
-    found = service_scope(db, user)
-    return Scope(found is None, frozenset(found or ()))

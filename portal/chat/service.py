@@ -58,7 +58,8 @@ from portal.chat.models import (
     Transfer,
 )
 from portal.clock import IClock, local
-from portal.departments.models import Department, Leader
+from portal.departments.models import Department
+from portal.departments.oversight import oversight_of
 from portal.i18n import N_
 from portal.roles import Role
 
@@ -95,22 +96,10 @@ HANDLING_SAMPLE = 50
 
 
 def oversight_scope(session: Session, user: User) -> tuple[int, ...] | None:
-    """Departments whose conversations ``user`` may read without taking part:
-    a supervisor (监察) all (None), a city leader those they are in charge of (分管),
-    a head their own."""
-    roles = user.roles
-    if Role.SUPERVISOR in roles or Role.ADMIN in roles:
-        return None
-    found: set[int] = set()
-    if Role.LEADER in roles:
-        found.update(
-            session.scalars(
-                select(Department.id).join(Department.leaders).where(Leader.user_id == user.id)
-            )
-        )
-    if Role.HEAD in roles and user.department_id is not None:
-        found.add(user.department_id)
-    return tuple(sorted(found))
+    """Departments whose conversations ``user`` may read without taking part (None:
+    all of them), by the city's one oversight rule (portal.departments.oversight)."""
+    found = oversight_of(session, user)
+    return None if found.everything else tuple(sorted(found.department_ids))
 
 
 @implementer(IChatService)
@@ -582,6 +571,10 @@ class ChatService:
         comment = (comment or "").strip()
         if len(comment) > MAX_COMMENT:
             raise ChatInputError("comment", N_("The comment is too long."))
+        if conv.rating is not None:
+            # One rating per conversation, whichever door (widget form or websocket):
+            # the department's report counts each conversation once.
+            raise ChatInputError("rating", N_("This conversation has already been rated."))
         if conv.state != ConvState.CLOSED:
             conv = self.close(session, actor, conversation_id)
         conv.rating = rating

@@ -17,9 +17,11 @@ from pyramid.request import Request
 from pyramid.view import view_config
 from sqlalchemy.orm import Session
 
-from portal.chat.resources import CONSOLE_ROLES, oversight_scope
+from portal.chat.resources import CONSOLE_ROLES
 from portal.clock import IClock
+from portal.departments.oversight import oversight_of
 from portal.permissions import Permission as Perm
+from portal.sessions import current_session_id
 from realtime.tokens import sign
 
 
@@ -33,7 +35,7 @@ def claims_for(db: Session, user: Any) -> dict[str, Any]:
         return {"user_id": None, "name": "", "roles": (), "departments": ()}
     # an editor of department 12 is not its chat staff; a staff member or its head is
     works_for = bool(user.roles & set(CONSOLE_ROLES))
-    scope = oversight_scope(db, user)
+    scope = oversight_of(db, user)
     oversees: str | list[int] = "all" if scope.everything else sorted(scope.department_ids)
     return {
         "user_id": user.id,
@@ -53,7 +55,12 @@ def token(request: Request) -> dict[str, Any]:
     # ``?watch=1``: a presence-only token even for a signed-in user, so a staff member
     # reading the home page is not counted online (only the console makes them so).
     watcher = request.GET.get("watch") == "1"
-    claims = claims_for(request.dbsession, None if watcher else request.user)
+    user = None if watcher else request.user
+    claims = claims_for(request.dbsession, user)
+    if user is not None:
+        # The realtime server closes the connection once this session is gone
+        # (realtime.sessions): signing out ends the chat too, not just the pages.
+        claims["extra"]["sid"] = current_session_id(request)
     signed = sign(settings["qzt.realtime.secret"], now=now, ttl=ttl, **claims)
     request.response.cache_control.no_store = True
     request.response.cache_control.private = True

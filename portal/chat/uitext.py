@@ -17,6 +17,7 @@ UI_TEXT = {
     "reconnecting": N_("Connection lost. Reconnecting in ${n} s…"),
     "reconnect_now": N_("Reconnect now"),
     "broken": N_("The chat cannot connect. Please reload the page."),
+    "signed_out": N_("You have signed out of the portal. Sign in again to continue the chat."),
     # presence
     "online": N_("Online"),
     "offline": N_("Offline"),

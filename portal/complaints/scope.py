@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from portal.complaints.models import Case, case_assists
-from portal.departments.models import Leader
+from portal.departments.oversight import oversight_of
 from portal.roles import Role
 
 #: roles that work on a department's cases
@@ -83,16 +83,6 @@ class CaseScope:
 NOTHING = CaseScope()
 
 
-def led_departments(session: Session, user_id: int) -> tuple[bool, frozenset[int]]:
-    """A leader account's (is the mayor, departments supervised), through the leader
-    record linked to the account and its ``departments``, as the digests find them
-    (``portal.digests.resources.own_desk``). An account with no record supervises none."""
-    leader = session.scalar(select(Leader).where(Leader.user_id == user_id))
-    if leader is None:
-        return False, frozenset()
-    return leader.is_mayor, frozenset(d.id for d in leader.departments)
-
-
 def scope_for(session: Session, user: Any, desk_department_id: int | None) -> CaseScope:
     """The scope of ``user`` (None: nobody signed in); the union over their roles."""
     if user is None or not getattr(user, "is_active", True):
@@ -104,15 +94,11 @@ def scope_for(session: Session, user: Any, desk_department_id: int | None) -> Ca
     if roles & DEPARTMENT_ROLES and dept is not None:
         everything |= dept == desk_department_id
         departments.add(dept)
-    if Role.SUPERVISOR in roles:
-        if dept is None:
-            everything = True
-        else:
-            departments.add(dept)
-    if Role.LEADER in roles:
-        mayor, led = led_departments(session, user.id)
-        everything |= mayor
-        departments |= led
+    # Supervisors and leaders read from above by the city's one rule (which also
+    # gives heads their own department, as DEPARTMENT_ROLES already does).
+    above = oversight_of(session, user)
+    everything |= above.everything
+    departments |= above.department_ids
     if everything:
         return CaseScope(everything=True)
     return CaseScope(

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal import roles as P
 from portal.db import Base
+from portal.departments.oversight import supervised
 from portal.permissions import Permission as Perm
 from portal.roles import Role
 
@@ -229,9 +230,9 @@ def finish(
 # -- who may play ----------------------------------------------------------------------
 def supervises(user: User | None, department_id: int) -> bool:
     """A 监察 with a department oversees that department; one without, all."""
-    if user is None or not user.is_active or not user.has_role(Role.SUPERVISOR):
+    if user is None or not user.is_active:
         return False
-    return user.department_id is None or user.department_id == department_id
+    return supervised(user).covers(department_id)
 
 
 def acl_for(recording: Recording, user: User | None) -> list[Any]:

@@ -35,6 +35,7 @@ PAGE = {
     ),
     "lobby": N_("You are in the lobby. The department will let you in shortly."),
     "refused": N_("The department did not admit you to this meeting."),
+    "signed_out": N_("You have signed out of the portal. Sign in again to rejoin the meeting."),
     "alone": N_("You are in the meeting. Waiting for the others to join…"),
     "in_meeting": N_("In the meeting"),
     "peer_joined": N_("${name} joined the meeting."),

@@ -479,7 +479,8 @@ if (root) {
     onStatus: (status, detail) => {
       banner(status, detail);
       if (status !== "open") {
-        connState.textContent = status === "broken" ? text.broken : text.connecting;
+        connState.textContent =
+          status === "broken" || status === "signed_out" ? text[status] : text.connecting;
       }
     },
   });

@@ -16,6 +16,8 @@ const PING_EVERY = 25000;
 const PONG_WITHIN = 10000;
 /* closes that reconnecting cannot fix: a bug on our side, not the network */
 const FATAL = new Set([4400, 4401]);
+/* the portal session behind the connection ended (signed out elsewhere, password changed) */
+const SIGNED_OUT = 4403;
 
 export class RealtimeClient {
   /**
@@ -24,6 +26,7 @@ export class RealtimeClient {
    *   onReady(authOk): called after every successful (re)authentication
    *   onEvent(message): every message that is not a reply to a request
    *   onStatus(status, detail): "connecting" | "open" | "waiting" {seconds} | "broken"
+   *     | "signed_out" (the portal session ended: no reconnecting)
    */
   constructor(options) {
     this.tokenUrl = options.tokenUrl;
@@ -144,6 +147,12 @@ export class RealtimeClient {
       this.onStatus("broken", { code: code });
       return;
     }
+    if (code === SIGNED_OUT) {
+      // A fresh token would name nobody: the page asks to sign in again instead.
+      this.stopped = true;
+      this.onStatus("signed_out", { code: code });
+      return;
+    }
     this.retry();
   }
 
@@ -237,8 +246,8 @@ export function connectionBanner(root, text, client) {
     }
     banner.dataset.shown = "1";
     banner.hidden = false;
-    if (status === "broken") {
-      label.textContent = text.broken;
+    if (status === "broken" || status === "signed_out") {
+      label.textContent = status === "broken" ? text.broken : text.signed_out;
       button.hidden = true;
       return;
     }

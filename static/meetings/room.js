@@ -115,6 +115,11 @@
         setState("closed", fmt("error", { detail: event.code }));
         return;
       }
+      if (event.code === 4403) {
+        // the portal session ended (signed out): a new token would name nobody
+        setState("closed", T.signed_out);
+        return;
+      }
       retry();
     };
   }

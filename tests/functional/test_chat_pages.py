@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.chat.models import Side
 from portal.roles import Role
+from portal.sessions import WebSession
 from realtime.tokens import verify
 from tests import factories
 from tests.factories_chat import ChatMessageFactory, ConversationFactory, staff_of
@@ -107,6 +109,24 @@ def test_supervisors_see_every_department(testapp, login, conv):
     testapp.get(f"/chat/conversations/{conv.id}")
 
 
+def test_a_supervisor_of_one_department_and_the_mayor(testapp, login, conv, dept):
+    # The city's one oversight rule, as for cases and recordings.
+    login(factories.UserFactory(roles=[Role.SUPERVISOR], department=factories.DepartmentFactory()))
+    testapp.get(f"/chat/conversations/{conv.id}", status=403)
+    assert "高新技术企业认定" not in testapp.get("/chat/oversight").text
+
+    testapp.reset()
+    login(factories.UserFactory(roles=[Role.SUPERVISOR], department=dept))
+    testapp.get(f"/chat/conversations/{conv.id}")
+
+    testapp.reset()
+    mayor = factories.UserFactory(roles=[Role.LEADER])
+    factories.LeaderFactory(user_id=mayor.id, is_mayor=True)
+    login(mayor)
+    testapp.get(f"/chat/conversations/{conv.id}")
+    assert "高新技术企业认定" in testapp.get("/chat/oversight").text
+
+
 def test_the_departments_staff_may_turn_it_into_a_case(testapp, login, conv, dept):
     login(staff_of(dept))
     page = testapp.get(f"/chat/conversations/{conv.id}")
@@ -166,7 +186,9 @@ def test_an_anonymous_visitor_gets_a_watch_only_token_and_no_session(testapp, se
     assert "Set-Cookie" not in response.headers
 
 
-def test_staff_tokens_name_their_department_and_expire(testapp, login, settings, clock, dept):
+def test_staff_tokens_name_their_department_and_expire(
+    testapp, login, settings, clock, dept, dbsession
+):
     staff = staff_of(dept)
     login(staff)
 
@@ -175,6 +197,9 @@ def test_staff_tokens_name_their_department_and_expire(testapp, login, settings,
     secret, now = settings["qzt.realtime.secret"], clock.now().timestamp()
     claims = verify(secret, token, now=now)
     assert (claims.user_id, claims.departments, claims.roles) == (staff.id, (dept.id,), ("staff",))
+    # the session it came from, so that signing out closes the connection
+    [row] = dbsession.scalars(select(WebSession).where(WebSession.user_id == staff.id))
+    assert claims.extra["sid"] == row.id
     from realtime.tokens import TokenError
 
     with pytest.raises(TokenError, match="expired"):

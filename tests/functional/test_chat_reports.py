@@ -8,7 +8,7 @@ import pytest
 
 from portal.chat.models import CloseReason, ConvState
 from portal.chat.reports import bounds, duration, figures, percent
-from portal.chat.resources import Scope
+from portal.departments.oversight import EVERYTHING, Oversight
 from portal.roles import Role
 from tests import factories
 from tests.factories_chat import ConversationFactory, staff_of
@@ -55,7 +55,7 @@ def chats(dbsession, depts):
 
 
 def test_figures_per_department(dbsession, depts, chats):
-    rows, total = figures(dbsession, Scope(True, frozenset()), START, START + timedelta(days=1))
+    rows, total = figures(dbsession, EVERYTHING, START, START + timedelta(days=1))
 
     assert [r.name for r in rows] == ["江门市商务局", "江门市交通运输局"]
     row = rows[0]
@@ -74,7 +74,7 @@ def test_a_leader_sees_his_departments_even_without_chats(dbsession, depts, chat
     quiet = factories.DepartmentFactory(name="江门市林业局")
     rows, total = figures(
         dbsession,
-        Scope(False, frozenset({depts[1].id, quiet.id})),
+        Oversight(department_ids=frozenset({depts[1].id, quiet.id})),
         START,
         START + timedelta(days=1),
     )

@@ -19,20 +19,13 @@ from sqlalchemy import event, select
 from portal.chat.models import ChatMessage, Conversation
 from realtime.chat import writer_of
 from realtime.client import ClientError
-from tests.realtime_harness import World, client, threaded_server
+from tests.realtime_harness import client, threaded_server
 
 T = 10
 
 
 @pytest.fixture
-def world(engine):
-    w = World(engine)
-    yield w
-    w.cleanup()
-
-
-@pytest.fixture
-def server(settings, engine, world):
+def server(settings, engine, rt_world):
     with threaded_server(settings) as srv:
         yield srv
 
@@ -69,8 +62,8 @@ async def one_batch(server, plug_client, plug_conv, expected):
     await plug
 
 
-async def staffed_chat(server, world, dept, clerk_client):
-    boss = world.enterprise_user()
+async def staffed_chat(server, rt_world, dept, clerk_client):
+    boss = rt_world.enterprise_user()
     ent = client(server.url, boss, reconnect=True)
     await ent.connect()
     conv = (await ent.request("chat.open", department=dept.id))["conversation"]
@@ -79,25 +72,25 @@ async def staffed_chat(server, world, dept, clerk_client):
     return boss, ent, conv["id"]
 
 
-def stored(world, conv_id):
-    world.session.expire_all()
-    return world.session.execute(
+def stored(rt_world, conv_id):
+    rt_world.session.expire_all()
+    return rt_world.session.execute(
         select(ChatMessage.seq, ChatMessage.client_msg_id, ChatMessage.body)
         .where(ChatMessage.conversation_id == conv_id)
         .order_by(ChatMessage.seq)
     ).all()
 
 
-def test_a_batch_across_conversations_is_numbered_per_conversation(server, world):
-    dept = world.department()
-    clerk = world.staff(dept)
+def test_a_batch_across_conversations_is_numbered_per_conversation(server, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
 
     async def scenario():
         staff_c = client(server.url, clerk)
         await staff_c.connect()
         await staff_c.expect("presence.status")
-        _a, ent_a, conv_a = await staffed_chat(server, world, dept, staff_c)
-        _b, ent_b, conv_b = await staffed_chat(server, world, dept, staff_c)
+        _a, ent_a, conv_a = await staffed_chat(server, rt_world, dept, staff_c)
+        _b, ent_b, conv_b = await staffed_chat(server, rt_world, dept, staff_c)
         async with one_batch(server, ent_a, conv_a, expected=5) as before:
             sends = [
                 asyncio.create_task(ent_a.send_message(conv_a, "甲一", client_msg_id="a1")),
@@ -128,21 +121,21 @@ def test_a_batch_across_conversations_is_numbered_per_conversation(server, world
         return conv_a, conv_b
 
     conv_a, conv_b = asyncio.run(scenario())
-    convs = {c.id: c for c in world.conversations()}
+    convs = {c.id: c for c in rt_world.conversations()}
     assert (convs[conv_a].last_seq, convs[conv_b].last_seq) == (4, 4)
     assert convs[conv_a].first_response_at is None
     assert convs[conv_b].first_response_at is not None
 
 
-def test_duplicates_inside_a_batch_and_resends_are_stored_once(server, world):
-    dept = world.department()
-    clerk = world.staff(dept)
+def test_duplicates_inside_a_batch_and_resends_are_stored_once(server, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
 
     async def scenario():
         staff_c = client(server.url, clerk)
         await staff_c.connect()
         await staff_c.expect("presence.status")
-        boss, ent, conv = await staffed_chat(server, world, dept, staff_c)
+        boss, ent, conv = await staffed_chat(server, rt_world, dept, staff_c)
         early = await ent.send_message(conv, "早先", client_msg_id="old")
         # the same user in a second tab (or back after a reconnect) sends the same ids
         tab = client(server.url, boss)
@@ -171,7 +164,7 @@ def test_duplicates_inside_a_batch_and_resends_are_stored_once(server, world):
         return conv
 
     conv = asyncio.run(scenario())
-    rows = stored(world, conv)
+    rows = stored(rt_world, conv)
     assert [b for _s, _c, b in rows] == ["assigned", "早先", "塞子", "新的", "再一条"]
     assert [c for _s, c, _b in rows][3:] == ["new", "more"]
 
@@ -200,17 +193,17 @@ def failing(engine, when, what="commit"):
         event.remove(engine, name, fn)
 
 
-def test_a_failed_commit_acknowledges_nothing_and_the_resend_succeeds(server, world):
-    dept = world.department()
-    clerk = world.staff(dept)
+def test_a_failed_commit_acknowledges_nothing_and_the_resend_succeeds(server, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
     broken = threading.Event()
 
     async def scenario():
         staff_c = client(server.url, clerk)
         await staff_c.connect()
         await staff_c.expect("presence.status")
-        _a, ent_a, conv_a = await staffed_chat(server, world, dept, staff_c)
-        _b, ent_b, conv_b = await staffed_chat(server, world, dept, staff_c)
+        _a, ent_a, conv_a = await staffed_chat(server, rt_world, dept, staff_c)
+        _b, ent_b, conv_b = await staffed_chat(server, rt_world, dept, staff_c)
         items = [(ent_a, conv_a, "fa1"), (ent_b, conv_b, "fb1"), (ent_a, conv_a, "fa2")]
         with failing(server.server.engine, lambda _parameters: broken.is_set()):
             async with one_batch(server, ent_a, conv_a, expected=3) as before:
@@ -226,8 +219,8 @@ def test_a_failed_commit_acknowledges_nothing_and_the_resend_succeeds(server, wo
         after = writer_stats(server)
         assert after["batches"] == before["batches"] + 1  # the plug's only
         assert after["failed"] == before["failed"] + 3
-        assert [b for _s, _c, b in stored(world, conv_a)] == ["assigned", "塞子"]
-        assert [b for _s, _c, b in stored(world, conv_b)] == ["assigned"]
+        assert [b for _s, _c, b in stored(rt_world, conv_a)] == ["assigned", "塞子"]
+        assert [b for _s, _c, b in stored(rt_world, conv_b)] == ["assigned"]
         # the client resends with the same ids: stored now, no gap in the seqs
         acks = [
             await c.send_message(conv, f"消息{cid}", client_msg_id=cid) for c, conv, cid in items
@@ -241,9 +234,9 @@ def test_a_failed_commit_acknowledges_nothing_and_the_resend_succeeds(server, wo
     asyncio.run(scenario())
 
 
-def test_a_value_the_database_refuses_fails_only_its_own_message(server, world):
-    dept = world.department()
-    clerk = world.staff(dept)
+def test_a_value_the_database_refuses_fails_only_its_own_message(server, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
 
     def poisoned(parameters):
         return "毒" in repr(parameters)
@@ -252,7 +245,7 @@ def test_a_value_the_database_refuses_fails_only_its_own_message(server, world):
         staff_c = client(server.url, clerk)
         await staff_c.connect()
         await staff_c.expect("presence.status")
-        _a, ent, conv = await staffed_chat(server, world, dept, staff_c)
+        _a, ent, conv = await staffed_chat(server, rt_world, dept, staff_c)
         with failing(server.server.engine, poisoned, what="insert"):
             async with one_batch(server, ent, conv, expected=3) as before:
                 sends = [
@@ -270,21 +263,21 @@ def test_a_value_the_database_refuses_fails_only_its_own_message(server, world):
         return conv
 
     conv = asyncio.run(scenario())
-    assert [b for _s, _c, b in stored(world, conv)][2:] == ["好的", "谢谢"]
-    (row,) = [c for c in world.conversations() if c.id == conv]
+    assert [b for _s, _c, b in stored(rt_world, conv)][2:] == ["好的", "谢谢"]
+    (row,) = [c for c in rt_world.conversations() if c.id == conv]
     assert isinstance(row, Conversation)
     assert row.last_seq == 4
 
 
-def test_bad_characters_are_refused_before_the_batch(server, world):
-    dept = world.department()
-    clerk = world.staff(dept)
+def test_bad_characters_are_refused_before_the_batch(server, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
 
     async def scenario():
         staff_c = client(server.url, clerk)
         await staff_c.connect()
         await staff_c.expect("presence.status")
-        _a, ent, conv = await staffed_chat(server, world, dept, staff_c)
+        _a, ent, conv = await staffed_chat(server, rt_world, dept, staff_c)
         for body in ("a\x00b", "\ud800"):
             with pytest.raises(ClientError) as err:
                 await ent.request("chat.send", conversation=conv, client_msg_id="n", body=body)
@@ -298,15 +291,15 @@ def test_bad_characters_are_refused_before_the_batch(server, world):
     asyncio.run(scenario())
 
 
-def test_a_connection_keeps_its_order_send_then_close(server, world):
-    dept = world.department()
-    clerk = world.staff(dept)
+def test_a_connection_keeps_its_order_send_then_close(server, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
 
     async def scenario():
         staff_c = client(server.url, clerk)
         await staff_c.connect()
         await staff_c.expect("presence.status")
-        _a, ent, conv = await staffed_chat(server, world, dept, staff_c)
+        _a, ent, conv = await staffed_chat(server, rt_world, dept, staff_c)
         hold = threading.Event()
         server.server.hub.lanes["writer"].submit(hold.wait, T)
         sent = asyncio.create_task(ent.send_message(conv, "最后一句", client_msg_id="last"))
@@ -325,4 +318,4 @@ def test_a_connection_keeps_its_order_send_then_close(server, world):
         return conv
 
     conv = asyncio.run(scenario())
-    assert [b for _s, _c, b in stored(world, conv)] == ["assigned", "最后一句", "closed"]
+    assert [b for _s, _c, b in stored(rt_world, conv)] == ["assigned", "最后一句", "closed"]

@@ -7,20 +7,13 @@ import asyncio
 import pytest
 
 from realtime.client import Client, ClientError
-from tests.realtime_harness import World, client, threaded_server
+from tests.realtime_harness import client, threaded_server
 
 T = 10
 
 
 @pytest.fixture
-def world(engine):
-    w = World(engine)
-    yield w
-    w.cleanup()
-
-
-@pytest.fixture
-def server(settings, engine, world):
+def server(settings, engine, rt_world):
     with threaded_server(settings, **{"qzt.chat.max_open_per_staff": 1}) as srv:
         yield srv
 
@@ -29,10 +22,10 @@ def presence_of(dept_id):
     return lambda e: e["department"] == dept_id
 
 
-def test_a_whole_conversation(server, world):
-    dept = world.department()
-    clerk = world.staff(dept, display_name="王科员")
-    boss = world.enterprise_user(display_name="赵经理")
+def test_a_whole_conversation(server, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept, display_name="王科员")
+    boss = rt_world.enterprise_user(display_name="赵经理")
 
     async def scenario():
         sidebar = Client(server.url, token=None)
@@ -84,6 +77,10 @@ def test_a_whole_conversation(server, world):
         assert (rated["conversation"]["state"], rated["conversation"]["rating"]) == ("closed", 5)
         state = await staff_c.expect("chat.state", where=lambda e: e["event"] == "closed")
         assert state["conversation"]["id"] == conv["id"]
+        with pytest.raises(ClientError) as again:
+            await ent.request("chat.rate", conversation=conv["id"], rating=1)
+        assert again.value.code == "invalid"
+        assert again.value.detail == "该对话已经评价过了。"
         history = await ent.request("chat.history")
         assert [c["id"] for c in history["conversations"]] == [conv["id"]]
 
@@ -96,10 +93,10 @@ def test_a_whole_conversation(server, world):
     asyncio.run(scenario())
 
 
-def test_offline_department_and_status_changes(server, world):
-    dept = world.department()
-    clerk = world.staff(dept)
-    boss = world.enterprise_user()
+def test_offline_department_and_status_changes(server, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
+    boss = rt_world.enterprise_user()
 
     async def scenario():
         ent = client(server.url, boss)
@@ -140,10 +137,10 @@ def test_offline_department_and_status_changes(server, world):
     asyncio.run(scenario())
 
 
-def test_queue_position_then_routing_when_a_slot_frees(server, world):
-    dept = world.department()
-    clerk = world.staff(dept)
-    first, second, third = (world.enterprise_user() for _ in range(3))
+def test_queue_position_then_routing_when_a_slot_frees(server, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
+    first, second, third = (rt_world.enterprise_user() for _ in range(3))
 
     async def scenario():
         staff_c = client(server.url, clerk)
@@ -182,14 +179,14 @@ def test_queue_position_then_routing_when_a_slot_frees(server, world):
             await x.close()
 
     asyncio.run(scenario())
-    reasons = {c.user_id: c.close_reason for c in world.conversations()}
+    reasons = {c.user_id: c.close_reason for c in rt_world.conversations()}
     assert reasons[second.id] == "abandoned"
 
 
-def test_claim_transfer_and_canned_replies(server, world):
-    dept, other = world.department(), world.department()
-    one, two, elsewhere = world.staff(dept), world.staff(dept), world.staff(other)
-    boss, waiter = world.enterprise_user(), world.enterprise_user()
+def test_claim_transfer_and_canned_replies(server, rt_world):
+    dept, other = rt_world.department(), rt_world.department()
+    one, two, elsewhere = rt_world.staff(dept), rt_world.staff(dept), rt_world.staff(other)
+    boss, waiter = rt_world.enterprise_user(), rt_world.enterprise_user()
 
     async def scenario():
         s1, s2, s3 = (client(server.url, u) for u in (one, two, elsewhere))
@@ -239,10 +236,10 @@ def test_claim_transfer_and_canned_replies(server, world):
     asyncio.run(scenario())
 
 
-def test_resend_after_reconnect_is_idempotent_and_sync_fills_gaps(server, world):
-    dept = world.department()
-    clerk = world.staff(dept)
-    boss = world.enterprise_user()
+def test_resend_after_reconnect_is_idempotent_and_sync_fills_gaps(server, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
+    boss = rt_world.enterprise_user()
 
     async def scenario():
         staff_c = client(server.url, clerk)
@@ -279,9 +276,9 @@ def test_resend_after_reconnect_is_idempotent_and_sync_fills_gaps(server, world)
     asyncio.run(scenario())
 
 
-def test_a_dead_network_takes_staff_offline(settings, world):
-    dept = world.department()
-    clerk = world.staff(dept)
+def test_a_dead_network_takes_staff_offline(settings, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
     overrides = {"qzt.realtime.ping_interval": 1.0}
     with threaded_server(settings, **overrides) as srv:
 
@@ -303,9 +300,9 @@ def test_a_dead_network_takes_staff_offline(settings, world):
         asyncio.run(scenario())
 
 
-def test_a_background_tab_that_only_answers_pings_stays_online(settings, world):
-    dept = world.department()
-    clerk = world.staff(dept)
+def test_a_background_tab_that_only_answers_pings_stays_online(settings, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
     # seen_at would expire after 3 s: only the sweeps (every 1 s) keep the staff online
     overrides = {"qzt.realtime.ping_interval": 0.5, "qzt.realtime.presence_ttl": 3}
     with threaded_server(settings, **overrides) as srv:

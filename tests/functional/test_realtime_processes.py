@@ -8,20 +8,13 @@ import urllib.request
 
 import pytest
 
-from tests.realtime_harness import ServerProcess, World, client, random_prefix, redis_url
+from tests.realtime_harness import ServerProcess, client, random_prefix, redis_url
 
 T = 15
 
 
 @pytest.fixture
-def world(engine):
-    w = World(engine)
-    yield w
-    w.cleanup()
-
-
-@pytest.fixture
-def redis_pair(settings, world):
+def redis_pair(settings, rt_world):
     url = redis_url()
     env = {
         "QZT_REALTIME_BROKER": "redis",
@@ -43,11 +36,11 @@ def redis_pair(settings, world):
 
 @pytest.mark.redis
 @pytest.mark.slow
-def test_two_processes_share_presence_queue_and_messages(redis_pair, world):
+def test_two_processes_share_presence_queue_and_messages(redis_pair, rt_world):
     one, two = redis_pair
-    dept = world.department()
-    clerk = world.staff(dept)
-    first, second = world.enterprise_user(), world.enterprise_user()
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
+    first, second = rt_world.enterprise_user(), rt_world.enterprise_user()
 
     async def scenario():
         sidebar = client(two.url, None)
@@ -113,11 +106,11 @@ def test_two_processes_share_presence_queue_and_messages(redis_pair, world):
     asyncio.run(scenario())
 
 
-def test_sigterm_closes_with_1001_and_keeps_stored_messages(settings, world):
+def test_sigterm_closes_with_1001_and_keeps_stored_messages(settings, rt_world):
     proc = ServerProcess(settings["sqlalchemy.url"]).start()
-    dept = world.department()
-    clerk = world.staff(dept)
-    boss = world.enterprise_user()
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
+    boss = rt_world.enterprise_user()
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{proc.port}/healthz", timeout=T) as r:
             assert json.loads(r.read())["status"] == "ok"
@@ -138,7 +131,7 @@ def test_sigterm_closes_with_1001_and_keeps_stored_messages(settings, world):
 
         code, _conv_id = asyncio.run(scenario())
         assert code == 1001
-        (conv,) = world.conversations()
+        (conv,) = rt_world.conversations()
         assert conv.last_seq == 6
     finally:
         proc.kill()

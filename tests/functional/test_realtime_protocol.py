@@ -20,20 +20,13 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from portal.chat.models import ChatMessage
 from realtime.client import Client, ClientError
-from tests.realtime_harness import ORIGIN, World, client, threaded_server, token
+from tests.realtime_harness import ORIGIN, client, threaded_server, token
 
 T = 10  # seconds any single wait may take before the test fails
 
 
 @pytest.fixture
-def world(engine):
-    w = World(engine)
-    yield w
-    w.cleanup()
-
-
-@pytest.fixture
-def server(settings, engine, world):
+def server(settings, engine, rt_world):
     with threaded_server(settings, **{"qzt.realtime.auth_timeout": 1.0}) as srv:
         yield srv
 
@@ -60,8 +53,8 @@ def test_health_check_and_unknown_paths(server):
     err.value.close()
 
 
-def test_authentication_outcomes(server, world):
-    user = world.enterprise_user()
+def test_authentication_outcomes(server, rt_world):
+    user = rt_world.enterprise_user()
 
     async def scenario():
         # a valid token
@@ -119,8 +112,8 @@ def test_anonymous_visitors_may_only_watch_presence(server):
     asyncio.run(scenario())
 
 
-def test_bad_input_gets_specific_errors_and_the_connection_survives(server, world):
-    user = world.enterprise_user()
+def test_bad_input_gets_specific_errors_and_the_connection_survives(server, rt_world):
+    user = rt_world.enterprise_user()
 
     async def scenario():
         c = client(server.url, user)
@@ -148,8 +141,8 @@ def test_bad_input_gets_specific_errors_and_the_connection_survives(server, worl
     asyncio.run(scenario())
 
 
-def test_an_oversized_frame_closes_only_that_connection(settings, world):
-    user = world.enterprise_user()
+def test_an_oversized_frame_closes_only_that_connection(settings, rt_world):
+    user = rt_world.enterprise_user()
     with threaded_server(settings, **{"qzt.realtime.max_message_bytes": 4096}) as srv:
 
         async def scenario():
@@ -166,8 +159,8 @@ def test_an_oversized_frame_closes_only_that_connection(settings, world):
         asyncio.run(scenario())
 
 
-def test_a_flood_is_refused_then_closed_without_disturbing_others(settings, world):
-    user = world.enterprise_user()
+def test_a_flood_is_refused_then_closed_without_disturbing_others(settings, rt_world):
+    user = rt_world.enterprise_user()
     overrides = {"qzt.realtime.rate": 5, "qzt.realtime.burst": 5, "qzt.realtime.flood_close": 30}
     with threaded_server(settings, **overrides) as srv:
 
@@ -197,11 +190,11 @@ def test_a_flood_is_refused_then_closed_without_disturbing_others(settings, worl
         asyncio.run(scenario())
 
 
-def test_another_enterprises_conversation_is_not_found_and_untouched(server, world):
-    dept = world.department()
-    clerk = world.staff(dept)
-    owner = world.enterprise_user()
-    stranger = world.enterprise_user()
+def test_another_enterprises_conversation_is_not_found_and_untouched(server, rt_world):
+    dept = rt_world.department()
+    clerk = rt_world.staff(dept)
+    owner = rt_world.enterprise_user()
+    stranger = rt_world.enterprise_user()
 
     async def scenario():
         staff_c = client(server.url, clerk)
@@ -239,8 +232,8 @@ def test_another_enterprises_conversation_is_not_found_and_untouched(server, wor
             await c.close()
 
     asyncio.run(scenario())
-    (conv,) = world.conversations()
-    bodies = world.session.scalars(
+    (conv,) = rt_world.conversations()
+    bodies = rt_world.session.scalars(
         select(ChatMessage.body).where(
             ChatMessage.conversation_id == conv.id, ChatMessage.kind == "text"
         )

@@ -238,6 +238,9 @@ def test_close_rate_and_missed_chats(dbsession, svc, dept, clock):
         svc.rate(dbsession, actor(ent), conv.id, 6)
     with pytest.raises(ChatForbidden):
         svc.rate(dbsession, actor(a), conv.id, 1)
+    with pytest.raises(ChatInputError, match="already been rated"):
+        svc.rate(dbsession, actor(ent), conv.id, 1, "改主意了")
+    assert (conv.rating, conv.rating_comment) == (5, "很快解决了")
     with pytest.raises(ChatConflict):
         svc.post_message(dbsession, actor(ent), conv.id, body="还在吗", client_msg_id="late")
     # closed while waiting = missed

@@ -18,6 +18,9 @@ serialization failures) and the retries are counted.
 (tests/unit/meetings/test_race.py) and by bench/video.py, which prints the same
 ``race bookings=… conflicts=…`` line. It commits its fixtures and removes them again.
 Baseline printed beside the race: the same request alone, uncontended.
+
+Then the cap race: 12 requests at once for 12 different, non-overlapping slots of one
+day whose daily cap is 2; exactly 2 must get in, 10 must hear "day full".
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from portal.db import make_engine  # noqa: E402
 from portal.departments.models import Department  # noqa: E402
 from portal.mail.models import OutboxMail  # noqa: E402
 from portal.meetings import make_service  # noqa: E402
-from portal.meetings.interfaces import SlotTaken  # noqa: E402
+from portal.meetings.interfaces import BookingError, SlotTaken  # noqa: E402
 from portal.meetings.models import (  # noqa: E402
     ACTIVE_STATES,
     Booking,
@@ -122,8 +125,10 @@ class Fixture:
     tag: str
 
 
-def setup_fixture(engine: Engine, n: int, now: datetime) -> Fixture:
-    """Commit a department, its head (weekday mornings) and ``n + 1`` enterprise users."""
+def setup_fixture(
+    engine: Engine, n: int, now: datetime, daily_cap: int = 8, hours: tuple[int, int] = (9, 12)
+) -> Fixture:
+    """Commit a department, its head (weekdays, ``hours``) and ``n + 1`` enterprise users."""
 
     tag = secrets.token_hex(4)
     with Session(engine) as db, db.begin():
@@ -178,15 +183,15 @@ def setup_fixture(engine: Engine, n: int, now: datetime) -> Fixture:
                 buffer_after_minutes=10,
                 min_notice_minutes=60,
                 horizon_days=30,
-                daily_cap=8,
+                daily_cap=daily_cap,
             )
         )
         db.add_all(
             WeeklyAvailability(
                 head_id=head.id,
                 weekday=d,
-                start_time=clock_time(9),
-                end_time=clock_time(12),
+                start_time=clock_time(hours[0]),
+                end_time=clock_time(hours[1]),
             )
             for d in range(5)
         )
@@ -230,6 +235,8 @@ def _attempt(
         return "booked"
     except SlotTaken as taken:
         return "taken-by-database" if taken.by_database else "taken"
+    except BookingError as refused:
+        return refused.code  # e.g. "day_full" in the cap race
     except OperationalError as exc:
         if "locked" in str(exc.orig) or "busy" in str(exc.orig):
             return "retry"
@@ -340,6 +347,73 @@ def run_race(
     return result
 
 
+@dataclass
+class CapRaceResult:
+    slots: int
+    cap: int
+    outcomes: dict[str, int] = field(default_factory=dict)
+    rows_in_db: int = 0
+    wall_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        booked = self.outcomes.get("booked", 0)
+        full = self.outcomes.get("day_full", 0)
+        return booked == self.cap == self.rows_in_db and booked + full == self.slots
+
+    def line(self) -> str:
+        return (
+            f"cap race slots={self.slots} cap={self.cap} "
+            f"bookings={self.outcomes.get('booked', 0)} "
+            f"day_full={self.outcomes.get('day_full', 0)} rows_in_db={self.rows_in_db} "
+            f"other={sum(v for k, v in self.outcomes.items() if k not in ('booked', 'day_full'))} "
+            f"wall_ms={self.wall_ms:.0f}"
+        )
+
+
+def run_cap_race(
+    registry: Any, engine: Engine, slots: int = 12, cap: int = 2, now: datetime = RACE_NOW
+) -> CapRaceResult:
+    """``slots`` requests at once for *different* free slots of one head's one day whose
+    daily cap is ``cap``: no two overlap, so only the cap can refuse, and exactly
+    ``cap`` must get in (a count checked before the insert would let all of them)."""
+
+    clock = FrozenClock(now)
+    result = CapRaceResult(slots=slots, cap=cap)
+    # slots an hour apart from 08:00: none overlaps another's buffers
+    fx = setup_fixture(engine, slots, now, daily_cap=cap, hours=(8, 8 + slots))
+    try:
+        day = local_date(now) + timedelta(days=1)
+        first = _first_slot(registry, engine, clock, fx.head_id, day)
+        starts = [first + timedelta(hours=i) for i in range(slots)]
+        barrier = threading.Barrier(slots)
+        lock = threading.Lock()
+
+        def one(user_id: int, start: datetime) -> None:
+            barrier.wait()
+            try:
+                outcome, _retries = _request(registry, engine, clock, user_id, fx.head_id, start)
+            except Exception as exc:  # counted and shown, never hidden
+                outcome = f"error: {exc!r}"[:300]
+            with lock:
+                result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
+
+        threads = [
+            threading.Thread(target=one, args=(uid, start))
+            for uid, start in zip(fx.user_ids, starts, strict=False)
+        ]
+        began = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        result.wall_ms = (time.perf_counter() - began) * 1000
+        result.rows_in_db = _count_active(engine, fx.head_id)
+    finally:
+        cleanup_fixture(engine, fx)
+    return result
+
+
 def _release_spare(engine: Engine, head_id: int, start: datetime) -> None:
 
     with Session(engine) as db, db.begin():
@@ -387,8 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     print(result.details())
     for error in result.errors[:5]:
         print("  error:", error)
+    cap = run_cap_race(app.registry, engine)
+    print(cap.line())
     engine.dispose()
-    return 0 if result.ok else 1
+    return 0 if result.ok and cap.ok else 1
 
 
 if __name__ == "__main__":

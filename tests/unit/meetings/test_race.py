@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.booking_race import run_race
+from bench.booking_race import run_cap_race, run_race
 
 
 @pytest.mark.parametrize("db_only", [False, True], ids=["with-checks", "database-alone"])
@@ -21,3 +21,12 @@ def test_one_hundred_requests_one_booking(app, engine, db_only):
     if db_only:
         # Nothing but the exclusion constraint / trigger refused the 99 losers.
         assert result.refused_by_database == 99
+
+
+def test_the_daily_cap_holds_when_requests_for_different_slots_race(app, engine):
+    # No two of these overlap, so the exclusion constraint is no help: only the cap
+    # counted while the others wait (an advisory lock per head on PostgreSQL, the
+    # single writer on SQLite) keeps the day at two.
+    result = run_cap_race(app.registry, engine, slots=12, cap=2)
+    assert result.outcomes == {"booked": 2, "day_full": 10}
+    assert result.rows_in_db == 2

@@ -335,16 +335,21 @@ def run_race(
                     result.errors.append(outcome)
 
         threads = [threading.Thread(target=one, args=(uid,)) for uid in fx.user_ids[:n]]
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        result.wall_ms = (time.perf_counter() - began) * 1000
+        result.wall_ms = _run_all(threads)
         result.rows_in_db = _count_active(engine, fx.head_id)
     finally:
         cleanup_fixture(engine, fx)
     return result
+
+
+def _run_all(threads: list[threading.Thread]) -> float:
+    """Start the threads (they meet at their barrier) and wait for all; wall ms."""
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return (time.perf_counter() - began) * 1000
 
 
 @dataclass
@@ -402,12 +407,7 @@ def run_cap_race(
             threading.Thread(target=one, args=(uid, start))
             for uid, start in zip(fx.user_ids, starts, strict=False)
         ]
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        result.wall_ms = (time.perf_counter() - began) * 1000
+        result.wall_ms = _run_all(threads)
         result.rows_in_db = _count_active(engine, fx.head_id)
     finally:
         cleanup_fixture(engine, fx)

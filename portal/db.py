@@ -10,6 +10,9 @@ serialization failure or deadlock on PostgreSQL.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,12 +83,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 SQLITE_IMMEDIATE = "qzt_sqlite_immediate"
 
 
+_writer_thread = threading.local()
+
+
+@contextmanager
+def sqlite_writer() -> Iterator[None]:
+    """Inside this block, this thread's SQLite transactions take the write lock at BEGIN.
+
+    For background work that writes (jobs, the search drain): started together with
+    the portal, they would otherwise read, meet each other's commits and fail their
+    first write at once with "database is locked" (see ``_sqlite_begin``).
+    """
+    previous = getattr(_writer_thread, "on", False)
+    _writer_thread.on = True
+    try:
+        yield
+    finally:
+        _writer_thread.on = previous
+
+
 def _sqlite_begin(connection: Any) -> None:
     # Why IMMEDIATE for requests that write: a transaction that has read cannot then
     # write while another connection (the realtime server, a job thread) is writing;
     # SQLite answers "database is locked" at once instead of waiting its busy timeout
     # (it would deadlock otherwise). Taking the write lock first makes it wait.
-    immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE)
+    immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE) or getattr(
+        _writer_thread, "on", False
+    )
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 

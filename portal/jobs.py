@@ -47,11 +47,13 @@ def add_job(config: Configurator, name: str, every: float, func: JobFunc) -> Non
 def run_job(registry: Registry, job: Job) -> bool:
     """Run one job now; a failure is logged, never raised (the next run retries)."""
     from portal.clock import SystemClock
+    from portal.db import sqlite_writer
 
     # The same clock the services get (tests freeze it through this setting).
     now = (registry.settings.get("qzt.clock") or SystemClock()).now()
     try:
-        job.func(registry, now)
+        with sqlite_writer():  # jobs write: on SQLite they wait their turn at BEGIN
+            job.func(registry, now)
     except Exception:
         log.exception("job %s failed", job.name)
         return False

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from portal.clock import IClock
 from portal.content.models import ContentItem, State
+from portal.db import sqlite_writer
 from portal.searching.documents import document_id, is_searchable, to_document
 from portal.searching.models import SearchOutbox
 from search.interfaces import ISearchService
@@ -119,7 +120,10 @@ class Indexer:
             for item in db.scalars(stmt.execution_options(yield_per=500)):
                 batch.upsert(to_document(item))
                 count += 1
-        # Every change listed up to ``last`` was read after it committed.
+        # Every change listed up to ``last`` was read after it committed. The long read
+        # ends first: on SQLite its snapshot could not turn into a write if anyone
+        # committed meanwhile (rows added since have ids above ``last``).
+        db.rollback()
         db.execute(delete(SearchOutbox).where(SearchOutbox.id <= last))
         return count
 
@@ -163,7 +167,11 @@ class Drainer:
                     log.info("search index is empty: rebuilding it from the database")
                     self.indexer.rebuild(db)
                     db.commit()
-            return self.indexer.drain(self.engine)
+            # The drain's transactions are short and most of them write: on SQLite
+            # they take the write lock at BEGIN and wait their turn (not the rebuild,
+            # whose long read would hold every writer up).
+            with sqlite_writer():
+                return self.indexer.drain(self.engine)
         except Exception:
             log.exception("search outbox drain failed; will retry")
             return 0

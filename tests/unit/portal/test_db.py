@@ -8,6 +8,7 @@ attempt must take the write lock first so that it waits instead of failing again
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -18,9 +19,11 @@ from pyramid import testing
 from pyramid.registry import Registry
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 from zope.sqlalchemy import mark_changed
 
-from portal.db import _dbsession, make_engine, make_session_factory
+from portal.db import _dbsession, make_engine, make_session_factory, sqlite_writer
+from portal.jobs import Job, run_job
 
 
 @pytest.fixture
@@ -108,3 +111,42 @@ def test_which_requests_take_the_write_lock_first(engine, method, attempt, immed
     options = session.get_bind().get_execution_options()
     assert bool(options.get("qzt_sqlite_immediate")) is immediate
     request.tm.abort()
+
+
+def _write_lock_is_free(path: Path) -> bool:
+    probe = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        probe.close()
+
+
+def test_background_writers_take_the_write_lock_at_begin(engine, tmp_path):
+    path = tmp_path / "db.sqlite"
+    with Session(engine) as reader:
+        reader.execute(text("SELECT n FROM counter")).scalar_one()
+        assert _write_lock_is_free(path)  # a reader holds nothing back
+    with sqlite_writer(), Session(engine) as job:
+        job.execute(text("SELECT n FROM counter")).scalar_one()
+        assert not _write_lock_is_free(path)  # a job's transaction waits for nobody later
+        job.execute(text("UPDATE counter SET n = 5 WHERE id = 1"))
+        job.commit()
+    assert _write_lock_is_free(path)
+
+
+def test_jobs_run_as_background_writers(engine, tmp_path):
+    seen: list[bool] = []
+
+    def job(registry, now) -> None:
+        with Session(engine) as db:
+            db.execute(text("SELECT 1"))
+            seen.append(not _write_lock_is_free(tmp_path / "db.sqlite"))
+
+    registry = Registry("test")
+    registry.settings = {}
+    assert run_job(registry, Job("probe", 60, job))
+    assert seen == [True]

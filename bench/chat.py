@@ -24,7 +24,8 @@ RSS after all clients connected and joined, minus before, over the connections.
 
 Every line also gives, per phase, the CPU time the servers and the client process used
 (``/proc/<pid>/stat``, as % of one core and, for the servers, ms per delivered message),
-the load average (the machine is shared: read figures beside it), the servers' event
+how busy the whole machine was (``/proc/stat``: servers, clients, database and Redis
+together), the load average (the machine is shared: read figures beside it), the servers' event
 loop lag (p99 and worst wake-up delay, from ``/healthz``; the bare server runs the same
 probe) and, for the realtime server, how many messages each group commit stored and how
 long its database work took.
@@ -530,6 +531,15 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs so far, from /proc/stat: how much of the
+    machine everything (servers, clients, the database, Redis) used over a phase."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 def health(server: Server, reset: bool = False) -> dict[str, Any]:
     """The server's /healthz: loop lag, and the realtime server's writer batches."""
     import urllib.request
@@ -551,6 +561,7 @@ class Phase:
         self.server_cpu = self._server_cpu()
         self.client_cpu = cpu_seconds(client.pid)
         self.writer = [health(s).get("chat_writer", {}) for s in servers]
+        self.machine = machine_ticks()
         self.started = time.time()
 
     def _server_cpu(self) -> float:
@@ -558,6 +569,7 @@ class Phase:
 
     def end(self, delivered: int) -> dict[str, Any]:
         elapsed = time.time() - self.started
+        busy, total = (b - a for a, b in zip(self.machine, machine_ticks(), strict=True))
         server_cpu = self._server_cpu() - self.server_cpu
         healths = [health(s) for s in self.servers]
         lags = [h["loop_lag_ms"] for h in healths if "loop_lag_ms" in h]
@@ -573,6 +585,7 @@ class Phase:
             "server_cpu_ms_per_msg": 1000 * server_cpu / max(1, delivered),
             "client_cpu_pct": 100 * (cpu_seconds(self.client.pid) - self.client_cpu) / elapsed,
             "load": os.getloadavg()[0],
+            "machine_busy_pct": 100 * busy / max(1, total),
             "lag_p99_ms": max((lag["p99"] for lag in lags), default=None),
             "lag_max_ms": max((lag["max"] for lag in lags), default=None),
             "mean_batch": messages / batches if batches else None,
@@ -628,7 +641,8 @@ def measure(
 def _cpu(c: dict[str, Any]) -> str:
     text = (
         f"server {c['server_cpu_pct']:.0f}% of a core ({c['server_cpu_ms_per_msg']:.2f} ms/msg), "
-        f"clients {c['client_cpu_pct']:.0f}%, load {c['load']:.1f}"
+        f"clients {c['client_cpu_pct']:.0f}%, machine {c['machine_busy_pct']:.0f}% busy, "
+        f"load {c['load']:.1f}"
     )
     if c["lag_p99_ms"] is not None:
         text += f", loop lag p99 {c['lag_p99_ms']:.0f}ms max {c['lag_max_ms']:.0f}ms"

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from portal.clock import IClock
 from portal.content.models import ContentItem, State
-from portal.db import sqlite_writer
 from portal.searching.documents import document_id, is_searchable, to_document
 from portal.searching.models import SearchOutbox
 from search.interfaces import ISearchService
@@ -167,11 +166,10 @@ class Drainer:
                     log.info("search index is empty: rebuilding it from the database")
                     self.indexer.rebuild(db)
                     db.commit()
-            # The drain's transactions are short and most of them write: on SQLite
-            # they take the write lock at BEGIN and wait their turn (not the rebuild,
-            # whose long read would hold every writer up).
-            with sqlite_writer():
-                return self.indexer.drain(self.engine)
+            # Not in sqlite_writer(): the drain's frequent "anything to do?" look
+            # would then take SQLite's write lock every time; its writes begin fresh
+            # transactions of their own (see _drain_batch), which wait their turn.
+            return self.indexer.drain(self.engine)
         except Exception:
             log.exception("search outbox drain failed; will retry")
             return 0

@@ -610,6 +610,12 @@
       }
       return out;
     },
+    // what each peer connection's video sender carries: a camera or a screen track
+    sentVideoLabels: () =>
+      [...room.peers.values()].map((p) => {
+        const sender = p.pc.getSenders().find((s) => s.track && s.track.kind === "video");
+        return sender ? sender.track.label : null;
+      }),
   };
 
   (async () => {

@@ -226,6 +226,21 @@ def test_head_and_enterprise_meet_and_each_receives_the_others_video(
         head.locator("[data-toggle=video]").click()
         guest.locator("[data-videos] figcaption", has_text="摄像头已关闭").wait_for()
 
+        # screen sharing (Chromium's fake picker hands over a fake screen): the head's
+        # connection now sends the screen track, the enterprise is told and gets video
+        camera = head.evaluate("() => window.qztMeeting.sentVideoLabels()")
+        head.locator("[data-toggle=screen]").click()
+        head.wait_for_function(
+            "() => window.qztMeeting.sentVideoLabels().every(l => l && l.startsWith('screen'))"
+        )
+        assert not any(label.startswith("screen") for label in camera)
+        sharing = guest.locator("[data-videos] figcaption", has_text="正在共享屏幕")
+        sharing.wait_for()
+        _receives_video(guest)
+        head.get_by_role("button", name="停止共享").click()
+        sharing.wait_for(state="detached")
+        assert head.evaluate("() => window.qztMeeting.sentVideoLabels()") == camera
+
         # the enterprise leaves: the head sees it; it rejoins without the lobby
         guest.locator("[data-leave]").click()
         head.locator("[data-videos] figure.tile-gone").wait_for()

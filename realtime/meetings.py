@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any
 
 from pyramid.i18n import TranslationString, make_localizer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.clock import SystemClock
@@ -176,10 +177,24 @@ def _enter(session: Session, meeting: int, user_id: int, now: datetime) -> dict[
     return {"seat": seat, "admitted": admitted}
 
 
+def _lock_room(session: Session, meeting: int) -> None:
+    """Take the meeting's row lock: arrivals, departures and consents of one meeting
+    then take turns, whichever realtime process they reach.
+
+    Each decides from what the others wrote ("is everyone here consenting?"). Without
+    the lock, two consents given at the same moment on two processes each counted the
+    other as still missing on PostgreSQL, and the recording never started (found by
+    the two-process test); an arrival could likewise miss a recording being started.
+    SQLite's realtime transactions hold its one write lock from BEGIN already.
+    """
+    session.execute(select(Booking.id).where(Booking.id == meeting).with_for_update())
+
+
 def _arrive(
     session: Session, meeting: int, user_id: int, peer: str, now: datetime
 ) -> dict[str, Any]:
     """Record the arrival; a running recording stops if the newcomer has not consented."""
+    _lock_room(session, meeting)
     attendance.arrive(session, meeting, user_id, peer, now)
     running = recording.running(session, meeting)
     consented = recording.consents(session, meeting).get(user_id, False)
@@ -204,6 +219,7 @@ def _consent(
     session: Session, meeting: int, user_id: int, given: bool, now: datetime
 ) -> dict[str, Any]:
     """Record the answer; start a recording run when everyone present said yes."""
+    _lock_room(session, meeting)
     recording.record_consent(session, meeting, user_id, given, now)
     answers = recording.consents(session, meeting)
     here = attendance.present(session, meeting)
@@ -223,6 +239,7 @@ def _consent(
 
 
 def _depart(session: Session, meeting: int, peer: str, now: datetime) -> dict[str, Any]:
+    _lock_room(session, meeting)
     attendance.depart(session, meeting, peer, now)
     running = recording.running(session, meeting)
     return {

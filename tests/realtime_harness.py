@@ -229,6 +229,28 @@ def random_prefix() -> str:
     return f"qzt-test-{secrets.token_hex(4)}:"
 
 
+@contextlib.contextmanager
+def redis_processes(database_url: str, count: int = 2, **env: str) -> Iterator[list[ServerProcess]]:
+    """``count`` real realtime processes sharing the real Redis under a fresh prefix;
+    killed at the end, their logs printed (pytest shows them when a test fails)."""
+    shared = {
+        "QZT_REALTIME_BROKER": "redis",
+        "QZT_REALTIME_REDIS_URL": redis_url(),
+        "QZT_REALTIME_REDIS_PREFIX": random_prefix(),
+        **env,
+    }
+    procs = [ServerProcess(database_url, env=shared) for _ in range(count)]
+    try:
+        for proc in procs:
+            proc.start()
+        yield procs
+    finally:
+        for proc in procs:
+            proc.kill()
+            print(proc.log())
+            proc.close()
+
+
 def client(url: str, user: Any | None, **kw: Any) -> Client:
     """A client that fetches a fresh token for each (re)connect, like the browser."""
     return Client(url, token=lambda: token(user), **kw)

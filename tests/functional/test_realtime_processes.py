@@ -8,30 +8,15 @@ import urllib.request
 
 import pytest
 
-from tests.realtime_harness import ServerProcess, client, random_prefix, redis_url
+from tests.realtime_harness import ServerProcess, client, redis_processes
 
 T = 15
 
 
 @pytest.fixture
 def redis_pair(settings, rt_world):
-    url = redis_url()
-    env = {
-        "QZT_REALTIME_BROKER": "redis",
-        "QZT_REALTIME_REDIS_URL": url,
-        "QZT_REALTIME_REDIS_PREFIX": random_prefix(),
-        "QZT_REALTIME_PRESENCE_TTL": "3",
-    }
-    procs = [ServerProcess(settings["sqlalchemy.url"], env=env) for _ in range(2)]
-    try:
-        for proc in procs:
-            proc.start()
+    with redis_processes(settings["sqlalchemy.url"], QZT_REALTIME_PRESENCE_TTL="3") as procs:
         yield procs
-    finally:
-        for proc in procs:
-            proc.kill()
-            print(proc.log())
-            proc.close()
 
 
 @pytest.mark.redis

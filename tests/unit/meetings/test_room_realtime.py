@@ -28,7 +28,7 @@ from portal.meetings.recording import Recording, file_path
 from realtime.client import ClientError
 from tests import factories_meetings
 from tests.factories_room import meeting
-from tests.realtime_harness import World, client, threaded_server
+from tests.realtime_harness import World, client, redis_processes, threaded_server
 from tests.unit.meetings.test_recording_recorder import Pattern
 
 pytestmark = pytest.mark.slow
@@ -178,6 +178,49 @@ async def connect_peers(
     return pa, pb
 
 
+async def offer_to_recorder(c: Any, booking_id: int) -> Peer:
+    """A participant's aiortc peer offers its media to the recording peer."""
+    peer = Peer()
+    await peer.pc.setLocalDescription(await peer.pc.createOffer())
+    await send(
+        c,
+        type="meeting.signal",
+        meeting=booking_id,
+        to="recorder",
+        description={"type": "offer", "sdp": peer.pc.localDescription.sdp},
+    )
+    answer = await c.expect("meeting.signal", where=lambda e: e["from"]["peer"] == "recorder")
+    await peer.pc.setRemoteDescription(RTCSessionDescription(**answer["description"]))
+    return peer
+
+
+async def record_then_withdraw(head: Any, guest: Any, booking_id: int) -> None:
+    """Both send their media to the recorder for 3 s; the guest then withdraws its
+    consent and the recording stops."""
+    peers = [await offer_to_recorder(c, booking_id) for c in (head, guest)]
+    await asyncio.sleep(3)
+    await send(guest, type="meeting.consent", meeting=booking_id, given=False)
+    stopped = await head.expect(
+        "meeting.recording", timeout=60, where=lambda e: e["state"] == "stopped"
+    )
+    assert stopped["reason"] == "withdrawn"
+    for peer in peers:
+        await peer.close()
+
+
+def assert_recorded_both(world: MeetingWorld, m: Any, directory: Any) -> None:
+    """One finished recording, one decodable file with frames per participant."""
+    (recording,) = world.recordings(m.id)
+    assert recording.state == "finished"
+    assert recording.ended_at is not None
+    assert {f.user_id for f in recording.files} == {m.head.id, m.requester.id}
+    for f in recording.files:
+        with av.open(file_path(str(directory), f.id)) as container:
+            frames = sum(1 for _ in container.decode(video=0))
+        assert frames == f.video_frames > 0
+        assert f.size > 1000
+
+
 def test_lobby_then_media_between_two_aiortc_peers(server, world):
     m = world.meeting()
 
@@ -238,42 +281,42 @@ def test_recording_runs_only_while_everyone_consents(server, world, tmp_path):
                 started = await c.expect("meeting.recording")
                 assert started["state"] == "started"
 
-            peers = []
-            for c in (head, guest):
-                peer = Peer()
-                await peer.pc.setLocalDescription(await peer.pc.createOffer())
-                await send(
-                    c,
-                    type="meeting.signal",
-                    meeting=m.id,
-                    to="recorder",
-                    description={"type": "offer", "sdp": peer.pc.localDescription.sdp},
-                )
-                answer = await c.expect(
-                    "meeting.signal", where=lambda e: e["from"]["peer"] == "recorder"
-                )
-                await peer.pc.setRemoteDescription(RTCSessionDescription(**answer["description"]))
-                peers.append(peer)
-            await asyncio.sleep(3)
-            await send(guest, type="meeting.consent", meeting=m.id, given=False)
-            stopped = await head.expect(
-                "meeting.recording", timeout=60, where=lambda e: e["state"] == "stopped"
-            )
-            assert stopped["reason"] == "withdrawn"
-            for peer in peers:
-                await peer.close()
+            await record_then_withdraw(head, guest, m.id)
             return m.id
 
     run(server, scenario())
-    (recording,) = world.recordings(m.id)
-    assert recording.state == "finished"
-    assert recording.ended_at is not None
-    assert {f.user_id for f in recording.files} == {m.head.id, m.requester.id}
-    for f in recording.files:
-        with av.open(file_path(str(tmp_path), f.id)) as container:
-            frames = sum(1 for _ in container.decode(video=0))
-        assert frames == f.video_frames > 0
-        assert f.size > 1000
+    assert_recorded_both(world, m, tmp_path)
+
+
+@pytest.mark.redis
+def test_a_recording_across_two_processes_over_redis(settings, world, tmp_path):
+    # The head on one process, the enterprise on the other: the lobby, the consents,
+    # the offers to the recorder and its answers, and the stop all cross Redis; the
+    # recorder runs in whichever process saw the last consent.
+    m = world.meeting()
+    env = {"QZT_MEETINGS_RECORDING_DIR": str(tmp_path)}
+
+    async def scenario(one: Any, two: Any) -> None:
+        head, guest = client(one.url, m.head), client(two.url, m.requester)
+        try:
+            for c in (head, guest):
+                await c.connect()
+            await enter(head, guest, m.id)
+            await send(head, type="meeting.record", meeting=m.id)
+            await guest.expect("meeting.consent-request")
+            for c in (head, guest):
+                await send(c, type="meeting.consent", meeting=m.id, given=True)
+            for c in (head, guest):
+                assert (await c.expect("meeting.recording"))["state"] == "started"
+            await record_then_withdraw(head, guest, m.id)
+        finally:
+            for c in (head, guest):
+                with contextlib.suppress(Exception):
+                    await c.close()
+
+    with redis_processes(settings["sqlalchemy.url"], **env) as (one, two):
+        asyncio.run(asyncio.wait_for(scenario(one, two), 90))
+    assert_recorded_both(world, m, tmp_path)
 
 
 def test_a_dropped_guest_is_seen_to_leave_and_rejoins_without_the_lobby(server, world):

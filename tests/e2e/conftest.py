@@ -114,6 +114,8 @@ def e2e_settings(root: str) -> dict[str, Any]:
         "qzt.storage_dir": os.path.join(root, "files"),
         "qzt.search.index_dir": os.path.join(root, "index"),
         "qzt.session.secure": "false",
+        # the realtime server notices a signed-out session within half a second
+        "qzt.realtime.session_check": "0.5",
     }
     settings = settings_mod.load(raw, environ={})
     # The sample data hashes the demo password with the configured hasher; real

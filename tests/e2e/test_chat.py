@@ -272,3 +272,22 @@ def test_the_console_inbox_is_keyboard_operable(staff):
     page.keyboard.press("ArrowLeft")
     expect(page.locator("#tab-waiting")).to_have_attribute("aria-selected", "true")
     assert log.problems(page) == []
+
+
+def test_signing_out_elsewhere_ends_the_console_connection(site, staff):
+    staff_page, staff_log = staff
+    open_console(staff_page)
+
+    # The same browser signs out in another tab: the console's websocket is closed
+    # (4403) and it says so instead of reconnecting as a user who is gone.
+    other = staff_page.context.new_page()
+    other.goto("/")
+    other.locator("form[action$='/logout'] button").click()
+    other.wait_for_load_state()
+    expect(staff_page.locator("[data-conn-state]")).to_have_text(
+        "您已退出门户登录，请重新登录后继续对话。"
+    )
+    expect(staff_page.locator("[data-conn-banner]")).to_contain_text("您已退出门户登录")
+    expect(staff_page.locator("[data-reconnect]")).to_be_hidden()
+    other.close()
+    assert staff_log.problems(staff_page) == []

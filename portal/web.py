@@ -6,7 +6,7 @@ import gc
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pyramid.config import Configurator
 from pyramid.events import ApplicationCreated, subscriber
@@ -14,7 +14,7 @@ from pyramid.exceptions import BadCSRFOrigin, BadCSRFToken
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.interfaces import IRoutesMapper
 from pyramid.request import Request
-from pyramid.response import Response
+from pyramid.response import FileResponse, Response
 from pyramid.view import forbidden_view_config, notfound_view_config, view_config
 
 from portal.clock import local
@@ -111,6 +111,23 @@ def freeze_startup_objects(event: ApplicationCreated) -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def stored_file(request: Request, file_id: str, filename: str, media_type: str) -> FileResponse:
+    """An uploaded file from the portal's storage (``IFileStorage``), for its reader only.
+
+    Always a download, never rendered inline: an uploaded file cannot act as a page
+    (nosniff comes from the security headers tween). Private and not cached, since
+    every caller serves it under a permission.
+    """
+    from portal.content.files import IFileStorage
+
+    path = request.find_service(IFileStorage).path(file_id)
+    response = FileResponse(path, request=request, content_type=media_type)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    response.cache_control.private = True
+    response.cache_control.max_age = 0
+    return response
 
 
 def fmt_date(value: date | datetime | None, with_time: bool = False) -> str:

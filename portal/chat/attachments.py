@@ -11,7 +11,6 @@ permission check against the conversation, always as a download with nosniff.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from pyramid.csrf import check_csrf_origin, check_csrf_token
 from pyramid.request import Request
@@ -25,6 +24,7 @@ from portal.content.files import IFileStorage, check_format, safe_filename
 from portal.errors import InputError
 from portal.i18n import N_
 from portal.permissions import Permission as Perm
+from portal.web import stored_file
 
 #: room for the multipart envelope around the file itself
 MULTIPART_ALLOWANCE = 16 * 1024
@@ -97,15 +97,4 @@ def upload(context: Conversation, request: Request) -> Any:
 
 @view_config(route_name="chat.attachment", request_method="GET", permission=Perm.CHAT_VIEW)
 def download(context: ChatAttachment, request: Request) -> FileResponse:
-    storage = request.find_service(IFileStorage)
-    response = FileResponse(
-        storage.path(context.id), request=request, content_type=context.media_type
-    )
-    # Always a download, never rendered inline: an uploaded file cannot act as a page.
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename*=UTF-8''{quote(context.filename)}"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.cache_control.private = True
-    response.cache_control.max_age = 0
-    return response
+    return stored_file(request, context.id, context.filename, context.media_type)

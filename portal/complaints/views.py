@@ -8,7 +8,6 @@ changes it inside a savepoint, and a refusal is shown in Chinese with nothing ke
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from pyramid.csrf import check_csrf_origin, check_csrf_token
 from pyramid.httpexceptions import HTTPSeeOther
@@ -45,6 +44,7 @@ from portal.departments.models import Department
 from portal.errors import InputError
 from portal.i18n import N_, _
 from portal.permissions import Permission as Perm
+from portal.web import stored_file
 
 #: room for the multipart envelope around the files (boundaries, headers, fields)
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -477,12 +477,4 @@ def upload(context: Case, request: Request) -> Response:
 @view_config(route_name="cases.file", request_method="GET", permission=Perm.CASE_VIEW)
 def download(context: Case, request: Request) -> FileResponse:
     found = request.case_attachment
-    storage = request.find_service(IFileStorage)
-    response = FileResponse(storage.path(found.id), request=request, content_type=found.media_type)
-    # Always a download, never rendered inline: an uploaded file cannot act as a page.
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename*=UTF-8''{quote(found.filename)}"
-    )
-    response.cache_control.private = True
-    response.cache_control.max_age = 0
-    return response
+    return stored_file(request, found.id, found.filename, found.media_type)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from pyramid.request import Request
 from pyramid.response import FileResponse
@@ -11,7 +10,6 @@ from pyramid.view import view_config
 from sqlalchemy import select
 
 from portal.content import queries
-from portal.content.files import IFileStorage
 from portal.content.models import Attachment, ContentItem, Section, Validity
 from portal.content.workflow import EVENT_LABELS, STATE_LABELS, available
 from portal.departments.models import Department
@@ -19,6 +17,7 @@ from portal.i18n import N_
 from portal.industries import INDUSTRIES
 from portal.permissions import Permission as Perm
 from portal.routes import SECTION_SLUGS
+from portal.web import stored_file
 
 SECTION_TITLES = {
     Section.POLICY: N_("Policies for enterprises"),
@@ -107,15 +106,4 @@ def item_page(context: ContentItem, request: Request) -> dict[str, Any]:
 
 @view_config(route_name="content.attachment", permission=Perm.ATTACHMENT_DOWNLOAD)
 def download(context: Attachment, request: Request) -> FileResponse:
-    storage = request.find_service(IFileStorage)
-    response = FileResponse(
-        storage.path(context.id), request=request, content_type=context.media_type
-    )
-    # Always a download, never rendered inline: an uploaded file cannot act as a page.
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename*=UTF-8''{quote(context.filename)}"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.cache_control.private = True
-    response.cache_control.max_age = 0
-    return response
+    return stored_file(request, context.id, context.filename, context.media_type)

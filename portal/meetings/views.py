@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from itertools import groupby
 from typing import Any
-from urllib.parse import quote
 
 from pyramid.csrf import check_csrf_origin, check_csrf_token
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
@@ -26,7 +25,7 @@ from pyramid.view import view_config
 from sqlalchemy.exc import OperationalError
 
 from portal.clock import IClock
-from portal.content.files import FORMATS, IFileStorage
+from portal.content.files import FORMATS
 from portal.departments.models import Department
 from portal.errors import InputError
 from portal.i18n import N_, _
@@ -39,6 +38,7 @@ from portal.meetings.services import MAX_MATERIALS, active_heads
 from portal.meetings.workflow import actions_for
 from portal.permissions import Permission as Perm
 from portal.roles import Role
+from portal.web import stored_file
 
 log = logging.getLogger(__name__)
 
@@ -357,17 +357,7 @@ def reschedule(context: Booking, request: Request) -> Any:
     route_name="meetings.material", request_method=("GET", "HEAD"), permission=Perm.MEETING_VIEW
 )
 def material(context: BookingMaterial, request: Request) -> FileResponse:
-    storage = request.find_service(IFileStorage)
-    response = FileResponse(
-        storage.path(context.id), request=request, content_type=context.media_type
-    )
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename*=UTF-8''{quote(context.filename)}"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.cache_control.private = True
-    response.cache_control.max_age = 0
-    return response
+    return stored_file(request, context.id, context.filename, context.media_type)
 
 
 # -- the signed link from the mail ----------------------------------------------------------

@@ -20,7 +20,7 @@ from pyramid.view import view_config
 from portal.chat.models import ChatAttachment, Conversation
 from portal.chat.views import close_body, done, refused, translate
 from portal.clock import IClock
-from portal.content.files import IFileStorage, check_format, safe_filename
+from portal.content.files import IFileStorage, accept_upload
 from portal.errors import InputError
 from portal.i18n import N_
 from portal.permissions import Permission as Perm
@@ -34,23 +34,15 @@ def store(request: Request, conv: Conversation, filename: str, stream: Any) -> C
     """Keep an uploaded file for ``conv``, or raise InputError (nothing is kept then)."""
     storage = request.find_service(IFileStorage)
     limit = int(request.registry.settings["qzt.upload.max_bytes"])
-    name = safe_filename(filename)
-    key, size, digest = storage.save(stream, limit)
-    try:
-        if size == 0:
-            raise InputError("upload", "The file is empty.")
-        fmt = check_format(name, storage.path(key))
-    except Exception:
-        storage.delete(key)
-        raise
+    upload = accept_upload(storage, filename, stream, limit)
     attachment = ChatAttachment(
-        id=key,
+        id=upload.key,
         conversation_id=conv.id,
         uploaded_by_id=request.user.id,
-        filename=name,
-        media_type=fmt.media_type,
-        size=size,
-        sha256=digest,
+        filename=upload.filename,
+        media_type=upload.media_type,
+        size=upload.size,
+        sha256=upload.sha256,
         created_at=request.find_service(IClock).now(),
     )
     request.dbsession.add(attachment)

@@ -37,7 +37,7 @@ from portal.complaints.models import (
 from portal.complaints.notify import Notifier
 from portal.complaints.policy import CasePolicy
 from portal.complaints.workflow import BY_NAME, Transition
-from portal.content.files import FORMATS, IFileStorage, check_format, safe_filename
+from portal.content.files import FORMATS, IFileStorage, accept_upload, check_format, safe_filename
 from portal.departments.models import Department
 from portal.errors import InputError
 from portal.i18n import N_
@@ -267,21 +267,16 @@ class CaseService:
         """Store and check an upload; CaseError if refused, and then no file is kept."""
         if len(case.attachments) >= self.policy.max_attachments * 4:
             raise CaseError("attachments", N_("This case has too many files already."))
-        name = safe_filename(filename)
         try:
-            key, size, digest = self.storage.save(stream, self.policy.max_upload)
-        except InputError as error:  # too large: the storage kept nothing
+            upload = accept_upload(self.storage, filename, stream, self.policy.max_upload)
+        except InputError as error:  # refused: nothing kept; shown beside the files field
             raise CaseError("attachments", error.message, **error.mapping) from None
-        try:
-            if size == 0:
-                raise CaseError("attachments", N_("The file is empty."))
-            fmt = check_format(name, self.storage.path(key))
-        except InputError as error:
-            self.storage.delete(key)
-            raise CaseError("attachments", error.message, **error.mapping) from None
-        row = self._attachment_row(session, case, key, name, fmt.media_type, size, digest, actor)
+        row = self._attachment_row(
+            session, case, upload.key, upload.filename, upload.media_type, upload.size,
+            upload.sha256, actor,
+        )  # fmt: skip
         self.record_step(
-            session, case, "attach", actor, case.state, case.state, data={"file": name}
+            session, case, "attach", actor, case.state, case.state, data={"file": upload.filename}
         )
         return row
 

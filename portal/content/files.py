@@ -77,6 +77,34 @@ def safe_filename(filename: str) -> str:
     return name.strip(" .")[:200] or "attachment"
 
 
+@dataclass(frozen=True)
+class Upload:
+    """An accepted upload, stored under ``key``: what its row records."""
+
+    key: str
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+
+
+def accept_upload(storage: IFileStorage, filename: str, stream: BinaryIO, limit: int) -> Upload:
+    """Store an upload and check it by the portal's rules (not empty, at most ``limit``
+    bytes, of an accepted format whose content matches its name). InputError if not,
+    and then nothing is kept. Every domain that takes files (content, bookings, chat,
+    cases) goes through here, so one rule holds everywhere."""
+    name = safe_filename(filename)
+    key, size, digest = storage.save(stream, limit)  # too large: raises, keeps nothing
+    try:
+        if size == 0:
+            raise InputError("upload", "The file is empty.")
+        fmt = check_format(name, storage.path(key))
+    except Exception:
+        storage.delete(key)
+        raise
+    return Upload(key, name, fmt.media_type, size, digest)
+
+
 def check_format(filename: str, path: str) -> Format:
     """The format of the file at ``path``, or InputError if it is not what its name says."""
     ext = extension_of(filename)

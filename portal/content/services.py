@@ -10,7 +10,7 @@ from zope.interface import implementer
 
 from portal.accounts.models import User
 from portal.clock import IClock
-from portal.content.files import IFileStorage, check_format, safe_filename
+from portal.content.files import IFileStorage, accept_upload
 from portal.content.interfaces import ContentChanged, ContentError, IContentService
 from portal.content.models import Attachment, ContentItem, Revision, Section, State, WorkflowEvent
 from portal.content.text import normalise_doc_number, sanitise_html
@@ -159,22 +159,14 @@ class ContentService:
     def add_attachment(
         self, item: ContentItem, filename: str, stream: BinaryIO, actor: User | None
     ) -> Attachment:
-        name = safe_filename(filename)
-        key, size, digest = self.storage.save(stream, self.max_upload)
-        try:
-            if size == 0:
-                raise ContentError("upload", "The file is empty.")
-            fmt = check_format(name, self.storage.path(key))
-        except Exception:
-            self.storage.delete(key)
-            raise
+        upload = accept_upload(self.storage, filename, stream, self.max_upload)
         attachment = Attachment(
-            id=key,
+            id=upload.key,
             content_id=item.id,
-            filename=name,
-            media_type=fmt.media_type,
-            size=size,
-            sha256=digest,
+            filename=upload.filename,
+            media_type=upload.media_type,
+            size=upload.size,
+            sha256=upload.sha256,
             uploaded_by_id=actor.id if actor else None,
             created_at=self.clock.now(),
         )

@@ -24,7 +24,7 @@ from zope.interface import implementer
 
 from portal.accounts.models import User, UserRole
 from portal.clock import IClock, local
-from portal.content.files import IFileStorage, check_format, safe_filename
+from portal.content.files import IFileStorage, accept_upload
 from portal.departments.models import Department
 from portal.errors import InputError
 from portal.i18n import N_, _
@@ -333,25 +333,17 @@ class BookingService:
 
     def _store(self, filename: str, stream: BinaryIO) -> BookingMaterial:
         """Store and check one upload (the portal's attachment rules); not yet added."""
-        name = safe_filename(filename)
-        key, size, digest = self.storage.save(stream, self.max_upload)
         try:
-            if size == 0:
-                raise refuse("upload_empty", "upload", N_("The file ${name} is empty."), name=name)
-            fmt = check_format(name, self.storage.path(key))
+            upload = accept_upload(self.storage, filename, stream, self.max_upload)
         except InputError as error:
-            log.warning("booking material refused: %s (%s)", error.message, name)
-            self.storage.delete(key)
-            raise
-        except Exception:
-            self.storage.delete(key)
+            log.warning("booking material refused: %s (%s)", error.message, filename)
             raise
         return BookingMaterial(
-            id=key,
-            filename=name,
-            media_type=fmt.media_type,
-            size=size,
-            sha256=digest,
+            id=upload.key,
+            filename=upload.filename,
+            media_type=upload.media_type,
+            size=upload.size,
+            sha256=upload.sha256,
             created_at=self.clock.now(),
         )
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from portal import settings as settings_mod
-from portal.db import make_engine, make_session_factory
+from portal.db import make_engine, make_session_factory, transaction
 
 DEFAULT_INI = "development.ini"
 
@@ -29,15 +29,10 @@ def load_settings(ini: str) -> dict[str, Any]:
 @contextmanager
 def db_session(settings: dict[str, Any]) -> Iterator[Session]:
     engine = make_engine(settings)
-    session = make_session_factory(engine)()
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        with transaction(make_session_factory(engine)) as session:
+            yield session
     finally:
-        session.close()
         engine.dispose()
 
 

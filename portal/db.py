@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -145,6 +145,21 @@ def make_engine(settings: dict[str, Any], prefix: str = "sqlalchemy.") -> Engine
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: Callable[[], Session]) -> Iterator[Session]:
+    """A session from ``factory`` in a transaction of its own, outside any request:
+    committed if the block ends normally, rolled back if it raises, always closed."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def session_for_transaction(factory: sessionmaker[Session], transaction_manager: Any) -> Session:

@@ -25,11 +25,10 @@ from portal.complaints.models import (
     CaseRating,
     CaseRectification,
     CaseReturn,
-    CaseState,
     Decision,
 )
+from portal.complaints.stats import MERGED
 
-MERGED = CaseState.MERGED.value
 #: below 基本满意 (3): 不满意, 非常不满意
 BAD_LEVEL = 3
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -28,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal.db import transaction
 from portal.digests import content
 from portal.digests.content import Recipient
 from portal.digests.models import DAILY, WEEKLY, DigestRun
@@ -205,12 +205,12 @@ class DigestSender:
     def run_due(self, session_factory: Callable[[], Session], now: datetime) -> list[RunReport]:
         reports = []
         for kind in (DAILY, WEEKLY):
-            with _transaction(session_factory) as session:
+            with transaction(session_factory) as session:
                 last = session.scalar(
                     select(func.max(DigestRun.period)).where(DigestRun.kind == kind)
                 )
             for period in self.schedule.pending(kind, now, last):
-                with _transaction(session_factory) as session:
+                with transaction(session_factory) as session:
                     run = DigestRun(kind=kind, period=period, queued=0, finished_at=now)
                     try:
                         with session.begin_nested():
@@ -231,19 +231,6 @@ class DigestSender:
                 session.add(DigestRun(kind=kind, period=period, queued=queued, finished_at=now))
         except IntegrityError:
             pass
-
-
-@contextmanager
-def _transaction(factory: Callable[[], Session]) -> Iterator[Session]:
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def from_settings(

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import getaddresses, parseaddr
@@ -46,6 +46,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.clock import IClock
+from portal.db import transaction
 from portal.mail.interfaces import DeliveryError, IMailConnection, IMailTransport
 from portal.mail.models import FAILED, QUEUED, SENDING, SENT, OutboxMail
 
@@ -137,17 +138,8 @@ class OutboxSender:
         #: the longest one message may take (each SMTP step may take the timeout)
         self.send_budget = send_budget if send_budget is not None else lease / 5
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        session = self.session_factory()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+    def _transaction(self) -> AbstractContextManager[Session]:
+        return transaction(self.session_factory)
 
     # -- claim --------------------------------------------------------------------
     def claim(self, token: str, now: datetime, limit: int | None = None) -> list[Claimed]:

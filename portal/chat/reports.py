@@ -32,7 +32,7 @@ from portal.chat.models import Conversation, ConvState
 from portal.chat.views import TPL, translate
 from portal.clock import LOCAL_TZ, IClock, local
 from portal.departments.models import Department
-from portal.departments.oversight import Oversight, oversight_of
+from portal.departments.oversight import Oversight
 from portal.i18n import N_
 from portal.permissions import Permission as Perm
 
@@ -199,7 +199,7 @@ def percent(value: float | None) -> str:
 )
 def reports(request: Request) -> Any:
     start, end = period(request)
-    scope = oversight_of(request.dbsession, request.user)
+    scope = request.oversight
     rows, total = figures(request.dbsession, scope, *bounds(start, end))
     if request.GET.get("format") == "csv":
         return _csv(request, rows, total, start, end)

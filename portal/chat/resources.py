@@ -15,12 +15,11 @@ from typing import Any
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from pyramid.request import Request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from portal import roles as P
 from portal.chat.models import CannedReply, ChatAttachment, Conversation, ConvState
 from portal.departments.models import Department
-from portal.departments.oversight import oversight_of
+from portal.departments.oversight import NONE, Oversight
 from portal.permissions import Permission as Perm
 from portal.roles import Role
 
@@ -34,7 +33,7 @@ def _dept_staff(department_id: int) -> list[str]:
     return [P.scoped(r, department_id) for r in CONSOLE_ROLES]
 
 
-def readers(db: Session, conversation: Conversation, user: Any) -> list[str]:
+def readers(conversation: Conversation, user: Any, oversight: Oversight) -> list[str]:
     """Principals that may read ``conversation`` (and download its attachments):
     its opener and enterprise, the department's staff, and ``user`` (the request's) if
     they oversee the department by the city's one rule (a 分管领导, the mayor, a
@@ -42,14 +41,16 @@ def readers(db: Session, conversation: Conversation, user: Any) -> list[str]:
     found = [P.user(conversation.user_id), *_dept_staff(conversation.department_id)]
     if conversation.enterprise_id is not None:
         found.append(P.enterprise(conversation.enterprise_id))
-    if user is not None and oversight_of(db, user).covers(conversation.department_id):
+    if user is not None and oversight.covers(conversation.department_id):
         found.append(P.user(user.id))
     return found
 
 
-def conversation_acl(db: Session, conversation: Conversation, user: Any = None) -> list[Any]:
+def conversation_acl(
+    conversation: Conversation, user: Any = None, oversight: Oversight = NONE
+) -> list[Any]:
     acl: list[Any] = [ADMIN_ALL]
-    acl += [(Allow, p, Perm.CHAT_VIEW) for p in readers(db, conversation, user)]
+    acl += [(Allow, p, Perm.CHAT_VIEW) for p in readers(conversation, user, oversight)]
     opener = P.user(conversation.user_id)
     staff = _dept_staff(conversation.department_id)
     acl += [(Allow, p, Perm.CHAT_HANDLE) for p in staff]
@@ -96,7 +97,7 @@ def department_factory(request: Request) -> Department:
 
 def with_acl(request: Request, conversation: Conversation) -> Conversation:
     conversation.__acl__ = conversation_acl(  # type: ignore[attr-defined]
-        request.dbsession, conversation, request.user
+        conversation, request.user, request.oversight
     )
     return conversation
 
@@ -125,7 +126,7 @@ def chat_attachment_factory(request: Request) -> ChatAttachment:
         ADMIN_ALL,
         *(
             (Allow, p, Perm.CHAT_VIEW)
-            for p in readers(request.dbsession, conversation, request.user)
+            for p in readers(conversation, request.user, request.oversight)
         ),
         DENY_ALL,
     ]

@@ -34,7 +34,6 @@ from portal.chat.models import (
 from portal.chat.resources import with_acl
 from portal.chat.uitext import ui_text
 from portal.departments.models import Department
-from portal.departments.oversight import oversight_of
 from portal.errors import InputError
 from portal.i18n import N_, _
 from portal.paging import Page
@@ -67,7 +66,7 @@ def chat_service(request: Request) -> Any:
 
 def actor_of(request: Request) -> ChatActor:
     """The signed-in user as the chat service sees them, with their oversight scope."""
-    scope = oversight_of(request.dbsession, request.user)
+    scope = request.oversight
     return ChatActor.from_user(
         request.user, oversees=None if scope.everything else sorted(scope.department_ids)
     )
@@ -365,7 +364,7 @@ OVERSIGHT_PAGE_SIZE = 30
 def oversight(request: Request) -> dict[str, Any]:
     """Conversations of the departments the reader oversees, newest first, read-only."""
     db = request.dbsession
-    scope = oversight_of(db, request.user)
+    scope = request.oversight
     departments = _scoped_departments(db, scope)
     chosen = _int_param(request, "department")
     state = request.GET.get("state", "")

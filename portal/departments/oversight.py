@@ -62,6 +62,12 @@ def supervised(user: Any) -> Oversight:
     return Oversight(department_ids=frozenset({user.department_id}))
 
 
+def request_oversight(request: Any) -> Oversight:
+    """``request.oversight``: the request's user's reach, computed once per request
+    (reified), however many conversations or cases a page checks against it."""
+    return oversight_of(request.dbsession, request.user)
+
+
 def oversight_of(session: Session, user: Any) -> Oversight:
     """The departments ``user`` (None: nobody) may read from above; the union of roles."""
     if user is None or not getattr(user, "is_active", True):
